@@ -1,0 +1,37 @@
+// Command phonebill is the all-in-one: every route of every service in one
+// process on :8080 (make run, small clusters, demos), KOS-Mock included, with
+// events delivered in-process through the same receivers the Triggers reach.
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"phonebill/functions/routes"
+	"phonebill/shared/db/migrate"
+	"phonebill/shared/fn"
+)
+
+func main() {
+	fn.MainAll(fn.Options{LocalEvents: true, BeforeServe: migrateOnStart}, routes.All()...)
+}
+
+// migrateOnStart creates the database and applies migrations and seed when
+// MIGRATE_ON_START is set (make run); in the cluster the Job migrates.
+func migrateOnStart(ctx context.Context, env *fn.Env) error {
+	if !env.Settings.DB.MigrateOnStart {
+		return nil
+	}
+	if err := migrate.EnsureDatabase(ctx, env.Settings.DB.ConnString()); err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	pool, err := env.DB(ctx)
+	if err != nil {
+		return err
+	}
+	if err := migrate.Up(ctx, pool, true); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	env.Log.Info("migrations and seed applied")
+	return nil
+}

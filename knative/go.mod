@@ -1,0 +1,3 @@
+module phonebill/knative
+
+go 1.26.8

@@ -1,0 +1,201 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"phonebill/shared/cache"
+	"phonebill/shared/db"
+)
+
+// Redis keys of the revocation mirror (SPEC §10.3).
+const (
+	revokedKey     = "auth:revoked"
+	rebuildLockKey = "auth:revoked:rebuild"
+	sentinel       = "__mirror__"
+	// rebuildBound caps the rebuild scan; unexpired revocations are few
+	// (at most one per logout, rotation or password change per token life).
+	rebuildBound = 200_000
+	// rebuildMargin re-reads revocations committed while the scan ran.
+	rebuildMargin = 5 * time.Second
+)
+
+// ErrStoresDown means neither Redis nor PostgreSQL could answer a revocation
+// check; protected routes answer 503, never 200 (SPEC §2.6).
+var ErrStoresDown = errors.New("auth: revocation stores unavailable")
+
+// lookupScript answers in one round trip: -1 when the mirror is missing
+// (unknown: ask PostgreSQL), 1 when jti is revoked, 0 when it is not.
+var lookupScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 1 end
+return 0`)
+
+// addScript adds revocations only to an existing mirror (a writer never
+// creates a partial set) and trims expired members.
+var addScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+for i = 2, #ARGV, 2 do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i+1]) end
+return 1`)
+
+// Revocations checks and records revoked token ids: PostgreSQL
+// (auth.auth_revoked_tokens) is authoritative, Redis mirrors it.
+type Revocations struct {
+	pool  *pgxpool.Pool
+	cache *cache.Cache
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// NewRevocations returns a checker over pool and c (c may be nil: every check
+// then costs one primary-key lookup).
+func NewRevocations(pool *pgxpool.Pool, c *cache.Cache, lg *slog.Logger) *Revocations {
+	return &Revocations{pool: pool, cache: c, log: lg, now: time.Now}
+}
+
+// Revoked is one token id to revoke.
+type Revoked struct {
+	JTI       string
+	UserID    string
+	Reason    string
+	ExpiresAt time.Time
+}
+
+// IsRevoked reports whether jti was revoked. The mirror answers when it
+// exists; otherwise one reader wins the rebuild lock and rebuilds it while the
+// others do one primary-key lookup. Returns ErrStoresDown when neither store
+// can answer.
+func (r *Revocations) IsRevoked(ctx context.Context, jti string) (bool, error) {
+	if r.cache != nil {
+		n, err := lookupScript.Run(ctx, r.cache.Client(), []string{r.cache.Key(revokedKey)}, jti).Int()
+		switch {
+		case err == nil && n >= 0:
+			return n == 1, nil
+		case err == nil:
+			won, lerr := r.cache.Client().SetNX(ctx, r.cache.Key(rebuildLockKey), "1", 10*time.Second).Result()
+			if lerr == nil && won {
+				if rerr := r.rebuild(ctx); rerr != nil {
+					r.cache.Failed(ctx, "rebuild revocation mirror", rerr)
+				}
+			}
+		default:
+			r.cache.Failed(ctx, "revocation lookup", err)
+		}
+	}
+	return r.lookup(ctx, jti)
+}
+
+func (r *Revocations) lookup(ctx context.Context, jti string) (bool, error) {
+	var one int
+	err := r.pool.QueryRow(ctx, `SELECT 1 FROM auth.auth_revoked_tokens WHERE jti = $1`, jti).Scan(&one)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return false, nil
+	}
+	return false, fmt.Errorf("%w: %w", ErrStoresDown, err)
+}
+
+// rebuild fills a temporary key with the unexpired revocations (bounded scan
+// on the expires_at index) plus a sentinel, renames it over the mirror, then
+// adds the rows revoked while it scanned.
+func (r *Revocations) rebuild(ctx context.Context) error {
+	started := r.now()
+	rows, err := r.pool.Query(ctx, `SELECT jti, expires_at FROM auth.auth_revoked_tokens
+		WHERE expires_at > localtimestamp ORDER BY expires_at LIMIT $1`, rebuildBound)
+	if err != nil {
+		return err
+	}
+	members, err := scanMembers(rows)
+	if err != nil {
+		return err
+	}
+	rdb := r.cache.Client()
+	tmp := r.cache.Key(revokedKey) + ":tmp:" + strconv.FormatInt(started.UnixNano(), 36)
+	pipe := rdb.TxPipeline()
+	pipe.ZAdd(ctx, tmp, redis.Z{Score: math.Inf(1), Member: sentinel})
+	for i := 0; i < len(members); i += 1000 {
+		pipe.ZAdd(ctx, tmp, members[i:min(i+1000, len(members))]...)
+	}
+	pipe.Rename(ctx, tmp, r.cache.Key(revokedKey))
+	if _, err := pipe.Exec(ctx); err != nil {
+		rdb.Del(ctx, tmp)
+		return err
+	}
+	rows, err = r.pool.Query(ctx, `SELECT jti, expires_at FROM auth.auth_revoked_tokens
+		WHERE revoked_at >= $1 AND expires_at > localtimestamp`, started.Add(-rebuildMargin).In(db.Seoul))
+	if err != nil {
+		return err
+	}
+	late, err := scanMembers(rows)
+	if err != nil || len(late) == 0 {
+		return err
+	}
+	return r.mirror(ctx, late)
+}
+
+func scanMembers(rows pgx.Rows) ([]redis.Z, error) {
+	var out []redis.Z
+	for rows.Next() {
+		var jti string
+		var exp time.Time
+		if err := rows.Scan(&jti, &exp); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, redis.Z{Score: float64(db.Local(exp).Unix()), Member: jti})
+	}
+	return out, rows.Err()
+}
+
+// Add records revocations inside tx (the caller's transaction, so they commit
+// with the session change). Call Mirror after the commit.
+func (r *Revocations) Add(ctx context.Context, tx pgx.Tx, revs ...Revoked) error {
+	for _, v := range revs {
+		_, err := tx.Exec(ctx, `INSERT INTO auth.auth_revoked_tokens (jti, user_id, reason, expires_at)
+			VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING`,
+			v.JTI, v.UserID, v.Reason, v.ExpiresAt.In(db.Seoul).Format("2006-01-02 15:04:05"))
+		if err != nil {
+			return db.Wrap("revoke token", err)
+		}
+	}
+	return nil
+}
+
+// Mirror copies committed revocations to Redis. If that fails the mirror is
+// dropped, so readers fall back to PostgreSQL instead of trusting a stale set.
+func (r *Revocations) Mirror(ctx context.Context, revs ...Revoked) {
+	if r.cache == nil || len(revs) == 0 {
+		return
+	}
+	members := make([]redis.Z, len(revs))
+	for i, v := range revs {
+		members[i] = redis.Z{Score: float64(v.ExpiresAt.Unix()), Member: v.JTI}
+	}
+	if err := r.mirror(ctx, members); err != nil {
+		r.cache.Failed(ctx, "mirror revocation", err)
+		if derr := r.cache.Client().Del(context.WithoutCancel(ctx), r.cache.Key(revokedKey)).Err(); derr != nil {
+			r.cache.Failed(ctx, "drop revocation mirror", derr)
+		}
+	}
+}
+
+func (r *Revocations) mirror(ctx context.Context, members []redis.Z) error {
+	args := make([]any, 0, 1+2*len(members))
+	args = append(args, r.now().Unix())
+	for _, m := range members {
+		args = append(args, m.Score, m.Member)
+	}
+	return addScript.Run(ctx, r.cache.Client(), []string{r.cache.Key(revokedKey)}, args...).Err()
+}

@@ -1,0 +1,186 @@
+// Package dbtest gives each test its own PostgreSQL database, cloned from a
+// migrated and seeded template, so tests run in parallel against the real
+// server and leave nothing behind.
+package dbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"phonebill/shared/config"
+	"phonebill/shared/db"
+	"phonebill/shared/db/migrate"
+	sqlfiles "phonebill/sql"
+)
+
+// AdminURL is the maintenance connection (database "postgres"); TEST_DATABASE_URL
+// overrides it.
+func AdminURL() string {
+	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// New returns a pool on a fresh database holding the migrations and the seed,
+// dropped when the test ends. -short skips the test.
+func New(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	_, pool := NewWithURL(t)
+	return pool
+}
+
+// NewWithURL is New that also returns the database's connection string
+// (for code under test that opens its own pool).
+func NewWithURL(t testing.TB) (string, *pgxpool.Pool) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("dbtest: needs PostgreSQL; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tmpl, err := template(ctx)
+	if err != nil {
+		t.Fatalf("dbtest: template: %v", err)
+	}
+	name := "pbt_" + randHex(8)
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		t.Fatalf("dbtest: connect admin: %v", err)
+	}
+	defer admin.Close(ctx)
+	if err := createFrom(ctx, admin, name, tmpl); err != nil {
+		t.Fatalf("dbtest: create %s: %v", name, err)
+	}
+	connString := withDB(AdminURL(), name)
+	pool, err := db.Open(ctx, config.DB{URL: connString, MaxConns: 8})
+	if err != nil {
+		t.Fatalf("dbtest: open: %v", err)
+	}
+	t.Cleanup(func() {
+		pool.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, AdminURL())
+		if err != nil {
+			t.Logf("dbtest: drop %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			t.Logf("dbtest: drop %s: %v", name, err)
+		}
+	})
+	return (config.DB{URL: connString}).ConnString(), pool
+}
+
+// createFrom clones tmpl; PostgreSQL refuses while another session is
+// connected to the template, so it retries briefly.
+func createFrom(ctx context.Context, admin *pgx.Conn, name, tmpl string) error {
+	var err error
+	for range 50 {
+		_, err = admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s",
+			pgx.Identifier{name}.Sanitize(), pgx.Identifier{tmpl}.Sanitize()))
+		if err == nil || !strings.Contains(err.Error(), "being accessed by other users") {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
+}
+
+// template returns the name of a database holding the current migrations and
+// seed, creating it once per migration set and Seoul month (the seed's bills
+// are relative to the month), under an advisory lock shared by every test
+// binary running at the same time.
+func template(ctx context.Context) (string, error) {
+	name := "pbt_tmpl_" + contentHash() + "_" + time.Now().In(seoul()).Format("200601")
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		return "", fmt.Errorf("connect admin: %w", err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock(4801202612)"); err != nil {
+		return "", err
+	}
+	defer admin.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(4801202612)")
+	var ready bool
+	err = admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate)`, name).Scan(&ready)
+	if err != nil || ready {
+		return name, err
+	}
+	// A half-built template from a crashed run is rebuilt.
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return "", err
+	}
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", err
+	}
+	pool, err := db.Open(ctx, config.DB{URL: withDB(AdminURL(), name), MaxConns: 2})
+	if err != nil {
+		return "", err
+	}
+	err = migrate.Up(ctx, pool, true)
+	pool.Close()
+	if err != nil {
+		return "", fmt.Errorf("migrate template: %w", err)
+	}
+	_, err = admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH IS_TEMPLATE true")
+	return name, err
+}
+
+func contentHash() string {
+	h := sha256.New()
+	for _, fsys := range []fs.FS{sqlfiles.Migrations, sqlfiles.Seed} {
+		var names []string
+		_ = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				names = append(names, p)
+			}
+			return nil
+		})
+		sort.Strings(names)
+		for _, n := range names {
+			b, _ := fs.ReadFile(fsys, n)
+			h.Write([]byte(n))
+			h.Write(b)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+func withDB(raw, name string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func seoul() *time.Location {
+	loc, err := time.LoadLocation("Asia/Seoul")
+	if err != nil {
+		return time.FixedZone("KST", 9*3600)
+	}
+	return loc
+}

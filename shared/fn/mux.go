@@ -1,0 +1,203 @@
+package fn
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"phonebill/shared/httpx"
+)
+
+// App is a set of mounted services: the handler to serve and what Stop needs.
+type App struct {
+	Handler http.Handler
+	// Events are the event, scheduled and dead-letter routes with their bound
+	// handlers (the all-in-one's broker delivers to them).
+	Events  []BoundRoute
+	env     *Env
+	started []startedService
+}
+
+// BoundRoute is a route with its handler built.
+type BoundRoute struct {
+	Route   Route
+	Service string
+	Handler http.Handler
+}
+
+type startedService struct {
+	svc   Service
+	value any
+}
+
+// Build starts the services and mounts their routes. With only non-empty,
+// just that route (or that one-function service) is served, event routes at
+// "/" as Knative delivers them.
+func Build(ctx context.Context, env *Env, services []Service, only string) (*App, error) {
+	app := &App{env: env}
+	mux := http.NewServeMux()
+	paths := http.NewServeMux() // path-only patterns: tells 405 from 404
+	seenPath := map[string]bool{}
+	rootName := "phonebill"
+	var cors []corsRule
+	mounted := 0
+	for _, svc := range services {
+		routes := selectRoutes(svc, only)
+		if len(routes) == 0 {
+			continue
+		}
+		value, err := svc.Start(ctx, env)
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", svc.Name, err)
+		}
+		app.started = append(app.started, startedService{svc, value})
+		if only != "" {
+			rootName = only
+		}
+		for _, rt := range routes {
+			h, err := bind(ctx, env, svc, rt, value)
+			if err != nil {
+				return nil, err
+			}
+			if rt.IsEvent() {
+				app.Events = append(app.Events, BoundRoute{Route: rt, Service: svc.Name, Handler: h})
+				if only != "" { // a lone event function receives at "/"
+					mux.Handle("POST /{$}", h)
+				}
+				continue
+			}
+			mux.Handle(rt.Method+" "+rt.Path, h)
+			if !seenPath[rt.Path] {
+				seenPath[rt.Path] = true
+				paths.Handle(rt.Path, http.NotFoundHandler())
+			}
+			mounted++
+		}
+		if svc.HealthPath != "" {
+			mux.Handle("GET "+svc.HealthPath, serviceHealth(svc))
+		}
+		for _, p := range svc.Prefixes {
+			// Both spellings: without the exact one ServeMux would redirect
+			// "/prefix" to "/prefix/" instead of answering 404/405.
+			p = strings.TrimSuffix(p, "/")
+			mux.Handle(p, withStyle(svc.Style, notFound(paths)))
+			mux.Handle(p+"/", withStyle(svc.Style, notFound(paths)))
+			cors = append(cors, corsRule{prefix: p, anyOrigin: svc.AllowAnyOrigin})
+		}
+		if svc.Function != "" && only == svc.Function {
+			rootName = svc.Function
+		}
+		if svc.Name == "kos-mock" && only == "" {
+			rootName = "kos-mock" // the shared host's /health is KOS-Mock's (SPEC §3.0 #32)
+		}
+	}
+	if mounted == 0 && len(app.Events) == 0 && len(services) > 0 && only != "" {
+		return nil, fmt.Errorf("fn: no route named %q", only)
+	}
+	style := httpx.StyleStandard
+	if len(app.started) == 1 {
+		style = app.started[0].svc.Style
+	}
+	mux.Handle("GET /health", jsonHealth(rootName))
+	mux.Handle("GET /health/readiness", jsonHealth(rootName))
+	mux.Handle("GET /health/liveness", jsonHealth(rootName))
+	mux.Handle("GET /metrics", env.Metrics.Handler())
+	mux.Handle("/", withStyle(style, notFound(paths)))
+
+	var h http.Handler = mux
+	h = httpx.LimitBody(env.Settings.HTTP.MaxBodyBytes, h)
+	h = httpx.Log(env.Log, h)
+	h = corsByPrefix(env.Settings.HTTP.Origins(), cors, h)
+	app.Handler = h
+	return app, nil
+}
+
+func selectRoutes(svc Service, only string) []Route {
+	if only == "" || (svc.Function != "" && only == svc.Function) {
+		return svc.Routes
+	}
+	if r, ok := svc.Find(only); ok {
+		return []Route{r}
+	}
+	return nil
+}
+
+// bind builds a route's handler: style, auth, then metrics outermost.
+func bind(ctx context.Context, env *Env, svc Service, rt Route, value any) (http.Handler, error) {
+	var h http.Handler = httpx.Handle(env.Log, rt.Handle(value))
+	if rt.Access != "" {
+		g, err := env.Guard(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("route %s: %w", rt.Name, err)
+		}
+		h = g.Require(rt.Access, h)
+	}
+	style := svc.Style
+	if rt.Style != nil {
+		style = *rt.Style
+	}
+	return env.Metrics.Instrument(rt.Name, withStyle(style, h)), nil
+}
+
+func withStyle(s httpx.Style, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(httpx.WithStyle(r.Context(), s)))
+	})
+}
+
+// notFound answers 405 when the path exists under another method, else 404,
+// in the envelope of the service that owns the prefix.
+func notFound(paths *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := paths.Handler(r); pattern != "" {
+			httpx.WriteError(w, r, nil, &httpx.Error{Kind: httpx.KindMethod, Code: "METHOD_NOT_ALLOWED", Message: httpx.MsgMethod})
+			return
+		}
+		httpx.WriteError(w, r, nil, &httpx.Error{Kind: httpx.KindNotFound, Code: "NOT_FOUND", Message: httpx.MsgNotFound})
+	})
+}
+
+func jsonHealth(service string) http.Handler {
+	body, _ := json.Marshal(map[string]string{"status": "UP", "service": service})
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	})
+}
+
+func serviceHealth(svc Service) http.Handler {
+	if svc.HealthText != "" {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = w.Write([]byte(svc.HealthText))
+		})
+	}
+	return jsonHealth(svc.Name)
+}
+
+type corsRule struct {
+	prefix    string
+	anyOrigin bool
+}
+
+// corsByPrefix applies CORS outermost; KOS-Mock's paths allow any origin.
+func corsByPrefix(origins []string, rules []corsRule, next http.Handler) http.Handler {
+	strict := httpx.CORS(origins, false, next)
+	open := httpx.CORS(origins, true, next)
+	var anyPrefixes []string
+	for _, r := range rules {
+		if r.anyOrigin {
+			anyPrefixes = append(anyPrefixes, r.prefix)
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if slices.ContainsFunc(anyPrefixes, func(p string) bool { return strings.HasPrefix(r.URL.Path, p) }) {
+			open.ServeHTTP(w, r)
+			return
+		}
+		strict.ServeHTTP(w, r)
+	})
+}

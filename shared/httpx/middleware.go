@@ -1,0 +1,171 @@
+// Package httpx holds what every function's HTTP layer shares: the response
+// envelopes and error bodies of the SPEC, error-to-status mapping in one place,
+// JSON decoding with a body limit, CORS, request logging, panic recovery and
+// Prometheus metrics.
+package httpx
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type requestIDKey struct{}
+
+// RequestID is the request's id: the caller's X-Request-ID when it is sane,
+// else a generated one.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	s := hex.EncodeToString(b[:])
+	return s[:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:]
+}
+
+// StatusRecorder remembers the status a handler wrote.
+type StatusRecorder struct {
+	http.ResponseWriter
+	Status int
+	Bytes  int
+}
+
+// WriteHeader implements http.ResponseWriter.
+func (s *StatusRecorder) WriteHeader(code int) {
+	if s.Status == 0 {
+		s.Status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Write implements http.ResponseWriter.
+func (s *StatusRecorder) Write(b []byte) (int, error) {
+	if s.Status == 0 {
+		s.Status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.Bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *StatusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+type logInfoKey struct{}
+
+// LogInfo carries per-request attributes that inner layers learn (the route
+// and the authenticated user) to the outer log line.
+type LogInfo struct {
+	Route  string
+	UserID string
+}
+
+// LogInfoOf returns the request's mutable log attributes (nil outside Log).
+func LogInfoOf(ctx context.Context) *LogInfo {
+	li, _ := ctx.Value(logInfoKey{}).(*LogInfo)
+	return li
+}
+
+// Log assigns the request id, recovers panics into a 500 envelope, and writes
+// one JSON log line per request.
+func Log(lg *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-ID")
+		if !saneRequestID.MatchString(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-ID", id)
+		info := &LogInfo{}
+		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey{}, id), logInfoKey{}, info)
+		r = r.WithContext(ctx)
+		rec := &StatusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				lg.ErrorContext(ctx, "panic", "panic", fmt.Sprint(p), "request_id", id, "path", r.URL.Path)
+				if rec.Status == 0 {
+					WriteError(rec, r, lg, Internal(fmt.Errorf("panic: %v", p)))
+				}
+			}
+			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.Status,
+				"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", id}
+			if info.Route != "" {
+				attrs = append(attrs, "route", info.Route)
+			}
+			if info.UserID != "" {
+				attrs = append(attrs, "user_id", info.UserID)
+			}
+			lg.InfoContext(ctx, "request", attrs...)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// CORS answers preflights with 204 and puts the CORS headers on every
+// response (errors and recovered panics included), so it must be the
+// outermost layer. allowAny is KOS-Mock's rule (any origin).
+func CORS(origins []string, allowAny bool, next http.Handler) http.Handler {
+	allowAll := allowAny || slices.Contains(origins, "*")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		origin := r.Header.Get("Origin")
+		if origin != "" && (allowAll || slices.Contains(origins, origin)) {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-ID, Idempotency-Key, X-Mock-Scenario")
+			h.Set("Access-Control-Expose-Headers", "Idempotent-Replayed, X-Request-ID")
+			h.Set("Access-Control-Max-Age", "3600")
+		}
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// LimitBody bounds every request body; reading past it fails with an error
+// that WriteError maps to 413.
+func LimitBody(max int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > max {
+			WriteError(w, r, nil, &Error{Kind: KindTooLarge, Code: "PAYLOAD_TOO_LARGE", Message: MsgTooLarge})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, max)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// QueryInt parses an optional positive integer query parameter within
+// [1,max]; absent → def. Errors are 400 with a field error.
+func QueryInt(r *http.Request, name string, def, max int) (int, error) {
+	raw := strings.TrimSpace(r.URL.Query().Get(name))
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > max {
+		msg := fmt.Sprintf("%s는 1 이상 %d 이하의 숫자여야 합니다", name, max)
+		return 0, InvalidField(name, msg, name+"="+raw)
+	}
+	return n, nil
+}

@@ -1,0 +1,3 @@
+module phonebill/sql
+
+go 1.26.8
