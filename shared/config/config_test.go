@@ -1,0 +1,81 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+
+	"phonebill/shared/config"
+)
+
+type fnConfig struct {
+	HTTP config.HTTP
+	DB   config.DB
+	JWT  config.JWT
+	KOS  config.KOS
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Setenv("JWT_SECRET", strings.Repeat("s", 32))
+	var c fnConfig
+	if err := config.Load(&c); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got, want := c.HTTP.Addr(), ":8080"; got != want {
+		t.Errorf("Addr = %q, want %q", got, want)
+	}
+	if c.DB.MaxConns != 2 || c.HTTP.MaxBodyBytes != 65536 || c.KOS.TimeoutMS != 5000 || c.JWT.AccessValiditySeconds != 1800 {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+	if got := c.DB.ConnString(); !strings.Contains(got, "timezone=Asia%2FSeoul") || !strings.Contains(got, "/phonebill") {
+		t.Errorf("ConnString = %q, want database phonebill with timezone=Asia/Seoul", got)
+	}
+	if got := c.HTTP.Origins(); len(got) != 2 || got[0] != "http://localhost:3000" {
+		t.Errorf("Origins = %v", got)
+	}
+}
+
+func TestLoadNamesTheBadVariable(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"missing secret", map[string]string{}, "JWT_SECRET"},
+		{"short secret", map[string]string{"JWT_SECRET": "short"}, "JWT_SECRET"},
+		{"pool size not a number", map[string]string{"DB_MAX_CONNS": "many"}, "DB_MAX_CONNS"},
+		{"pool size zero", map[string]string{"DB_MAX_CONNS": "0"}, "DB_MAX_CONNS"},
+		{"bad database url", map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL"},
+		{"bad kos url", map[string]string{"KOS_BASE_URL": "ftp://kos"}, "KOS_BASE_URL"},
+		{"bad listen address", map[string]string{"LISTEN_ADDRESS": "8080"}, "LISTEN_ADDRESS"},
+		{"bad boolean", map[string]string{"KOS_MOCK_SCENARIO_HEADER": "sometimes"}, "KOS_MOCK_SCENARIO_HEADER"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, ok := tc.env["JWT_SECRET"]; !ok && tc.name != "missing secret" {
+				tc.env["JWT_SECRET"] = strings.Repeat("s", 32)
+			}
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var c fnConfig
+			err := config.Load(&c)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load error = %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestDBConnStringFromParts(t *testing.T) {
+	d := config.DB{Host: "db", Port: "6432", Name: "phonebill", User: "app", Password: "p@ss"}
+	got := d.ConnString()
+	if !strings.HasPrefix(got, "postgres://app:p%40ss@db:6432/phonebill?") || !strings.Contains(got, "timezone=Asia%2FSeoul") {
+		t.Errorf("ConnString = %q", got)
+	}
+	if strings.Contains(d.String(), "p@ss") || strings.Contains(d.String(), "p%40ss") {
+		t.Errorf("String leaks the password: %q", d.String())
+	}
+	if j := (config.JWT{Secret: "topsecret-topsecret-topsecret-xx"}); strings.Contains(j.String(), "topsecret") {
+		t.Errorf("JWT String leaks the secret")
+	}
+}

@@ -1,0 +1,268 @@
+package fn_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"phonebill/shared/config"
+	"phonebill/shared/fn"
+	"phonebill/shared/httpx"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+type echo struct{ delay time.Duration }
+
+func (e *echo) Hello(w http.ResponseWriter, r *http.Request) error {
+	select {
+	case <-time.After(e.delay):
+	case <-r.Context().Done():
+		return r.Context().Err()
+	}
+	httpx.OK(w, r, "hello", map[string]string{"id": r.PathValue("id")})
+	return nil
+}
+
+func (e *echo) Boom(w http.ResponseWriter, r *http.Request) error { panic("boom") }
+
+func testService(delay time.Duration) fn.Service {
+	return fn.Service{
+		Name: "demo", Style: httpx.StyleStandard, Prefixes: []string{"/api/v1/demo"},
+		HealthPath: "/api/v1/demo/health",
+		Start:      func(context.Context, *fn.Env) (any, error) { return &echo{delay: delay}, nil },
+		Routes: []fn.Route{
+			{Name: "demo-hello", Method: "GET", Path: "/api/v1/demo/hello/{id}", Handle: fn.Bind((*echo).Hello)},
+			{Name: "demo-boom", Method: "POST", Path: "/api/v1/demo/boom", Handle: fn.Bind((*echo).Boom)},
+		},
+	}
+}
+
+func testEnv() *fn.Env {
+	return &fn.Env{Log: quiet, Metrics: httpx.NewMetrics(), Now: time.Now,
+		Settings: fn.Settings{HTTP: config.HTTP{MaxBodyBytes: 1024, RequestDeadlineMS: 8000, ShutdownTimeoutSeconds: 5,
+			CORSAllowedOrigins: []string{"http://localhost:3000"}}}}
+}
+
+func get(t *testing.T, h http.Handler, method, path string) (*httptest.ResponseRecorder, map[string]any) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	var m map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &m)
+	return rec, m
+}
+
+func TestRoutingHealthAndErrors(t *testing.T) {
+	env := testEnv()
+	app, err := fn.Build(context.Background(), env, []fn.Service{testService(0)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := app.Handler
+	cases := []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"GET", "/api/v1/demo/hello/7", 200, "0000"},
+		{"POST", "/api/v1/demo/hello/7", 405, "METHOD_NOT_ALLOWED"},
+		{"GET", "/api/v1/demo/nope", 404, "NOT_FOUND"},
+		{"POST", "/api/v1/demo", 404, "NOT_FOUND"},
+		{"GET", "/elsewhere", 404, "NOT_FOUND"},
+		{"POST", "/api/v1/demo/boom", 500, "INTERNAL_SERVER_ERROR"},
+	}
+	for _, tc := range cases {
+		rec, m := get(t, h, tc.method, tc.path)
+		if rec.Code != tc.status || m["resultCode"] != tc.code {
+			t.Errorf("%s %s = %d %v, want %d %s", tc.method, tc.path, rec.Code, m["resultCode"], tc.status, tc.code)
+		}
+	}
+	for _, p := range []string{"/health", "/health/readiness", "/health/liveness", "/api/v1/demo/health"} {
+		if rec, m := get(t, h, "GET", p); rec.Code != 200 || m["status"] != "UP" {
+			t.Errorf("GET %s = %d %v", p, rec.Code, m)
+		}
+	}
+	rec, _ := get(t, h, "GET", "/metrics")
+	if !strings.Contains(rec.Body.String(), `phonebill_http_requests_total{method="GET",route="demo-hello",status="200"} 1`) {
+		t.Errorf("metrics lack the request counter:\n%s", grep(rec.Body.String(), "phonebill_http"))
+	}
+}
+
+func grep(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestOnlyServesTheNamedRoute(t *testing.T) {
+	app, err := fn.Build(context.Background(), testEnv(), []fn.Service{testService(0)}, "demo-hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := get(t, app.Handler, "GET", "/api/v1/demo/hello/1"); rec.Code != 200 {
+		t.Errorf("named route = %d", rec.Code)
+	}
+	if rec, _ := get(t, app.Handler, "POST", "/api/v1/demo/boom"); rec.Code != 404 {
+		t.Errorf("other route = %d, want 404 (not mounted)", rec.Code)
+	}
+	if _, err := fn.Build(context.Background(), testEnv(), []fn.Service{testService(0)}, "nope"); err == nil {
+		t.Error("unknown route name did not fail the start")
+	}
+}
+
+// The broker retries Knative's retry set with backoff, then dead-letters.
+func TestBrokerRetriesThenDeadLetters(t *testing.T) {
+	var calls, dead atomic.Int32
+	var deadCode atomic.Value
+	flaky := func(fail int32, status int) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) <= fail {
+				w.WriteHeader(status)
+				return
+			}
+			w.WriteHeader(200)
+		})
+	}
+	run := func(handler http.Handler) {
+		b := fn.NewBroker(quiet)
+		b.Backoff = time.Millisecond
+		b.Subscribe([]fn.BoundRoute{
+			{Route: fn.Route{Name: "consumer", EventType: "t.v1"}, Handler: handler},
+			{Route: fn.Route{Name: "dl", DeadLetter: true}, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				dead.Add(1)
+				deadCode.Store(r.Header.Get("Ce-Knativeerrorcode"))
+			})},
+		})
+		req, _ := http.NewRequest("POST", fn.BrokerURL, strings.NewReader(`{}`))
+		for k, v := range map[string]string{"Ce-Type": "t.v1", "Ce-Id": "1", "Ce-Source": "s", "Ce-Specversion": "1.0"} {
+			req.Header.Set(k, v)
+		}
+		res, err := b.Client().Do(req)
+		if err != nil || res.StatusCode != 202 {
+			t.Fatalf("publish: %v %v", res, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		b.Wait(ctx)
+	}
+	run(flaky(2, 503))
+	if calls.Load() != 3 || dead.Load() != 0 {
+		t.Errorf("transient: calls=%d dead=%d, want 3 and 0", calls.Load(), dead.Load())
+	}
+	calls.Store(0)
+	run(flaky(100, 400))
+	if calls.Load() != 1 || dead.Load() != 1 || deadCode.Load() != "400" {
+		t.Errorf("poison: calls=%d dead=%d code=%v, want 1, 1, 400", calls.Load(), dead.Load(), deadCode.Load())
+	}
+	calls.Store(0)
+	run(flaky(100, 500))
+	if calls.Load() != 6 || dead.Load() != 2 {
+		t.Errorf("exhausted: calls=%d dead=%d, want 6 (1+5 retries) and 2", calls.Load(), dead.Load())
+	}
+}
+
+// TestMain lets the SIGTERM test run this binary as the function process.
+func TestMain(m *testing.M) {
+	if os.Getenv("FN_TEST_SERVE") == "1" {
+		err := fn.Run(signalCtx(), []fn.Service{testService(700 * time.Millisecond)}, fn.Options{
+			Ready: func(a net.Addr) { fmt.Println("ADDR", a.String()) },
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func signalCtx() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 1)
+	signalNotify(ch)
+	go func() { <-ch; cancel() }()
+	return ctx
+}
+
+// SIGTERM with a request in flight: the request completes and the process
+// exits 0.
+func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "FN_TEST_SERVE=1", "LISTEN_ADDRESS=127.0.0.1:0", "LOG_LEVEL=error")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	var addr string
+	buf := make([]byte, 256)
+	deadline := time.Now().Add(10 * time.Second)
+	var seen string
+	for addr == "" && time.Now().Before(deadline) {
+		n, err := out.Read(buf)
+		seen += string(buf[:n])
+		for _, l := range strings.Split(seen, "\n") {
+			if strings.HasPrefix(l, "ADDR ") && strings.Count(seen, "\n") > 0 {
+				addr = strings.TrimSpace(strings.TrimPrefix(l, "ADDR "))
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	if addr == "" {
+		t.Fatalf("function did not report its address: %q", seen)
+	}
+	type result struct {
+		status int
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := http.Get("http://" + addr + "/api/v1/demo/hello/9")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		res.Body.Close()
+		done <- result{status: res.StatusCode}
+	}()
+	time.Sleep(200 * time.Millisecond) // the request is in flight (it takes 700 ms)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.status != 200 {
+		t.Errorf("in-flight request = %d %v, want 200", r.status, r.err)
+	}
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+	select {
+	case err := <-waitErr:
+		if err != nil {
+			t.Errorf("exit: %v, want status 0", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("process did not stop within 10 s of SIGTERM")
+	}
+}
