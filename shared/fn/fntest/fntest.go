@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -36,6 +37,21 @@ type Harness struct {
 	Tokens *auth.Tokens
 	Broker *fn.Broker
 	Log    *slog.Logger
+
+	ln net.Listener
+}
+
+// Listen reserves the loopback address Serve will use and returns its base
+// URL, so settings read at Start (KOS_BASE_URL) can point at the server that
+// is about to serve KOS-Mock itself, as in the all-in-one.
+func (h *Harness) Listen(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ln = ln
+	return "http://" + ln.Addr().String()
 }
 
 // New returns a harness over a fresh migrated and seeded database. now may
@@ -88,7 +104,12 @@ func (h *Harness) Serve(t testing.TB, services ...fn.Service) *httptest.Server {
 		t.Fatalf("fntest: build: %v", err)
 	}
 	h.Broker.Subscribe(app.Events)
-	srv := httptest.NewServer(app.Handler)
+	srv := httptest.NewUnstartedServer(app.Handler)
+	if h.ln != nil {
+		srv.Listener.Close()
+		srv.Listener, h.ln = h.ln, nil
+	}
+	srv.Start()
 	t.Cleanup(func() {
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
