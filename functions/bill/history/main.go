@@ -1,0 +1,9 @@
+// Command bill-history is the bill-history function of the Bill service.
+package main
+
+import (
+	"phonebill/functions/bill"
+	"phonebill/shared/fn"
+)
+
+func main() { fn.Main(bill.Service(), "bill-history") }
