@@ -2,11 +2,36 @@ package kosmock
 
 import (
 	"context"
+	"fmt"
 
+	"phonebill/shared/config"
 	"phonebill/shared/fn"
 )
 
-// start builds the service value the routes are bound to.
+// start loads the kos-mock-config settings and builds the service value.
 func start(ctx context.Context, env *fn.Env) (any, error) {
-	return nil, nil
+	var c struct{ Mock Settings }
+	if err := config.Load(&c); err != nil {
+		return nil, err
+	}
+	return newServer(ctx, env, c.Mock)
+}
+
+// newServer builds the handlers over env's pool (not dialled yet) with the
+// given settings; tests call it with their own.
+func newServer(ctx context.Context, env *fn.Env, cfg Settings) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	pool, err := env.DB(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("kos-mock: %w", err)
+	}
+	return &Server{
+		mock:     NewMock(pool, env.Now, cfg.Seed, env.Log),
+		sim:      NewSimulator(cfg, nil, env.Metrics.Registry),
+		scenario: cfg.ScenarioHeader,
+		now:      env.Now,
+		log:      env.Log,
+	}, nil
 }
