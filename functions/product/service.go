@@ -5,9 +5,14 @@
 package product
 
 import (
+	"phonebill/shared/auth"
+	"phonebill/shared/events"
 	"phonebill/shared/fn"
 	"phonebill/shared/httpx"
 )
+
+// ServiceName is sent to KOS as X-Service-Name (SPEC §2.8).
+const ServiceName = "MVNO-PRODUCT-CHANGE"
 
 // Service is the Product route table.
 func Service() fn.Service {
@@ -16,5 +21,31 @@ func Service() fn.Service {
 		Prefixes:   []string{"/api/v1/products"},
 		HealthPath: "/api/v1/products/health",
 		Start:      start,
+		Routes:     routes(),
+	}
+}
+
+func routes() []fn.Route {
+	return []fn.Route{
+		// No permission beyond a token: the main page shows every user's plan.
+		{Name: "product-customer", Method: "GET", Path: "/api/v1/products/customer",
+			Access: auth.AccessToken, Handle: fn.Bind((*Handlers).Customer)},
+		{Name: "product-available", Method: "GET", Path: "/api/v1/products/available",
+			Access: auth.AccessToken, Handle: fn.Bind((*Handlers).Available)},
+		{Name: "product-validation", Method: "POST", Path: "/api/v1/products/change/validation",
+			Access: auth.AccessProductChange, Handle: fn.Bind((*Handlers).Validation)},
+		{Name: "product-change", Method: "POST", Path: "/api/v1/products/change",
+			Access: auth.AccessProductChange, Handle: fn.Bind((*Handlers).Change)},
+		{Name: "product-change-status", Method: "GET", Path: "/api/v1/products/change/{requestId}",
+			Access: auth.AccessProductChange, Handle: fn.Bind((*Handlers).ChangeStatus)},
+		{Name: "product-history", Method: "GET", Path: "/api/v1/products/history",
+			Access: auth.AccessProductChange, Handle: fn.Bind((*Handlers).History)},
+		// Finishes PENDING changes at KOS (SPEC §5.4 6a).
+		{Name: "product-change-worker", EventType: events.TypeProductChangeRequested,
+			Handle: fn.Bind((*Handlers).Worker)},
+		// Publishes the outbox and sweeps PENDING changes (SPEC §10.6).
+		{Name: "product-outbox-relay", Schedule: "* * * * *", Handle: fn.Bind((*Handlers).Relay)},
+		// The dead-letter sink of every Trigger, the Bill service's included.
+		{Name: "product-deadletter", DeadLetter: true, Handle: fn.Bind((*Handlers).DeadLetter)},
 	}
 }

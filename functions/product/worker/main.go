@@ -1,0 +1,9 @@
+// Command product-change-worker serves the Knative function product-change-worker of the Product service.
+package main
+
+import (
+	"phonebill/functions/product"
+	"phonebill/shared/fn"
+)
+
+func main() { fn.Main(product.Service(), "product-change-worker") }
