@@ -55,7 +55,7 @@ func (s *Products) expirePending(ctx context.Context, now time.Time) (int, error
 	err := db.InTx(ctx, s.store.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `UPDATE product_change.pc_product_change_history
 			SET process_status = 'FAILED', result_code = $1, process_message = $2, processed_at = $3::timestamptz,
-			    version = version + 1
+			    version = version + 1, updated_at = `+seoulNow+`
 			WHERE id IN (SELECT id FROM product_change.pc_product_change_history
 			             WHERE process_status = 'PENDING' AND requested_at < $4::timestamptz
 			             ORDER BY requested_at LIMIT $5 FOR UPDATE SKIP LOCKED)
@@ -103,7 +103,8 @@ func (s *Products) expirePending(ctx context.Context, now time.Time) (int, error
 func (s *Products) recoverStuck(ctx context.Context, now time.Time) (int, error) {
 	before := now.Add(-max(s.cfg.ResendAfter, 2*s.cfg.Deadline))
 	tag, err := s.store.pool.Exec(ctx, `UPDATE product_change.pc_product_change_history
-		SET process_status = 'PENDING', result_code = $1, process_message = $2, version = version + 1
+		SET process_status = 'PENDING', result_code = $1, process_message = $2, version = version + 1,
+		    updated_at = `+seoulNow+`
 		WHERE id IN (SELECT id FROM product_change.pc_product_change_history
 		             WHERE process_status = 'PROCESSING' AND coalesce(last_attempt_at, requested_at) < $3::timestamptz
 		             ORDER BY requested_at LIMIT $4 FOR UPDATE SKIP LOCKED)`,

@@ -111,11 +111,12 @@ func start(ctx context.Context, env *fn.Env) (any, error) {
 	if err := config.Load(&s); err != nil {
 		return nil, err
 	}
-	return build(ctx, env, s.KOS, DefaultConfig(s.Product, env.Settings.HTTP))
+	return build(ctx, env, s.KOS, DefaultConfig(s.Product, env.Settings.HTTP), env.Now, nil)
 }
 
-// build wires the service from env with the given KOS settings and config.
-func build(ctx context.Context, env *fn.Env, kc config.KOS, cfg Config) (*Handlers, error) {
+// build wires the service from env with the given KOS settings, config and
+// business clock; adjust, when set, may replace dependencies (tests).
+func build(ctx context.Context, env *fn.Env, kc config.KOS, cfg Config, now func() time.Time, adjust func(*Deps)) (*Handlers, error) {
 	pool, err := env.DB(ctx)
 	if err != nil {
 		return nil, err
@@ -130,5 +131,8 @@ func build(ctx context.Context, env *fn.Env, kc config.KOS, cfg Config) (*Handle
 	}
 	d := Deps{Pool: pool, Cache: env.Cache(), KOS: client, Events: events.NewSender(env.EventSink, hc),
 		Log: env.Log, Registry: env.Metrics.Registry}
-	return newHandlers(newService(d, cfg, env.Now), env.Log), nil
+	if adjust != nil {
+		adjust(&d)
+	}
+	return newHandlers(newService(d, cfg, now), env.Log), nil
 }

@@ -19,6 +19,9 @@ import (
 // clock in TIMESTAMP ones, so the queries do not depend on which of the two
 // a column is.
 
+// seoulNow is the value of the plain TIMESTAMP bookkeeping columns.
+const seoulNow = `(now() AT TIME ZONE 'Asia/Seoul')`
+
 // querier is what a pool and a transaction share.
 type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
@@ -88,7 +91,7 @@ var errStale = errors.New("change request is no longer in the expected status")
 // whose parameters start at $3).
 func transition(ctx context.Context, q querier, id int64, from, set string, args ...any) error {
 	tag, err := q.Exec(ctx, `UPDATE product_change.pc_product_change_history SET `+set+`,
-		version = version + 1 WHERE id = $1 AND process_status = $2`, append([]any{id, from}, args...)...)
+		version = version + 1, updated_at = `+seoulNow+` WHERE id = $1 AND process_status = $2`, append([]any{id, from}, args...)...)
 	if err != nil {
 		return db.Wrap("update change request", err)
 	}
