@@ -59,7 +59,7 @@ func TestChangeCompleted(t *testing.T) {
 	// The history row went through every status to COMPLETED.
 	var (
 		status, code, msg, customer, user, kosReqID string
-		validated, processed, hasResponse        bool
+		validated, processed, hasResponse           bool
 	)
 	if err := r.h.Pool.QueryRow(ctx, `SELECT process_status, result_code, process_message, customer_id, user_id,
 		kos_request_data->>'requestId', validated_at IS NOT NULL, processed_at IS NOT NULL, kos_response_data IS NOT NULL
@@ -229,7 +229,9 @@ func TestIdempotencyKey(t *testing.T) {
 	var wg sync.WaitGroup
 	results := make([]response, 6)
 	for i := range results {
-		wg.Go(func() { results[i] = r.do(t, "POST", "/api/v1/products/change", tok, other, "Idempotency-Key", "order-2") })
+		wg.Go(func() {
+			results[i] = r.do(t, "POST", "/api/v1/products/change", tok, other, "Idempotency-Key", "order-2")
+		})
 	}
 	wg.Wait()
 	fresh, ids := 0, map[string]bool{}
