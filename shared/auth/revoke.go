@@ -121,6 +121,11 @@ func (r *Revocations) rebuild(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(members) >= rebuildBound {
+		// A set cut at the bound would claim completeness it lacks and let
+		// the missing revoked tokens through: leave readers on PostgreSQL.
+		return fmt.Errorf("auth: %d unexpired revocations exceed the mirror bound", len(members))
+	}
 	rdb := r.cache.Client()
 	tmp := r.cache.Key(revokedKey) + ":tmp:" + strconv.FormatInt(started.UnixNano(), 36)
 	pipe := rdb.TxPipeline()

@@ -125,6 +125,10 @@ func (t *Tokens) AccessTTL() time.Duration { return t.accessTTL }
 // RefreshTTL is the refresh token lifetime.
 func (t *Tokens) RefreshTTL() time.Duration { return t.refreshTTL }
 
+// Leeway is the clock skew Verify tolerates: a token passes until exp plus
+// Leeway, so revocations must be kept at least that long.
+func (t *Tokens) Leeway() time.Duration { return t.leeway }
+
 // Issue signs c as a token of type typ (TypeAccess or TypeRefresh), filling
 // sub, iss, aud, iat, exp and a fresh jti. It returns the token and the
 // claims as signed.

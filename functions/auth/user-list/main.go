@@ -1,0 +1,9 @@
+// Command user-list is the user-list function of the Auth service.
+package main
+
+import (
+	"phonebill/functions/auth"
+	"phonebill/shared/fn"
+)
+
+func main() { fn.Main(auth.Service(), "user-list") }
