@@ -146,10 +146,8 @@ func CORS(origins []string, allowAny bool, next http.Handler) http.Handler {
 // that WriteError maps to 413.
 func LimitBody(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > max {
-			WriteError(w, r, nil, &Error{Kind: KindTooLarge, Code: "PAYLOAD_TOO_LARGE", Message: MsgTooLarge})
-			return
-		}
+		// No early Content-Length refusal: the route's envelope style is not
+		// known yet; the handler's read fails and answers 413 in its style.
 		r.Body = http.MaxBytesReader(w, r.Body, max)
 		next.ServeHTTP(w, r)
 	})
