@@ -120,14 +120,32 @@ func checkMonth(f *httpx.Fields, field, raw string) string {
 	return t.Format("200601")
 }
 
-// checkID validates an optional id (required when required is set).
-func checkID(f *httpx.Fields, field, raw string, required bool, maxLen int, missing, tooLong string) string {
+// textRule is how one free-text field (id, product code) is validated.
+type textRule struct {
+	required                bool
+	maxLen                  int
+	missing, tooLong, wrong string
+}
+
+var (
+	requestIDRule   = textRule{false, maxRequestIDLength, msgRequestIDRequired, msgRequestIDTooLong, msgRequestIDInvalid}
+	changeIDRule    = textRule{true, maxRequestIDLength, msgRequestIDRequired, msgRequestIDTooLong, msgRequestIDInvalid}
+	currentCodeRule = textRule{true, maxProductCodeLength, msgCurrentCodeRequired, msgProductCodeTooLong, msgProductCodeInvalid}
+	targetCodeRule  = textRule{true, maxProductCodeLength, msgTargetCodeRequired, msgProductCodeTooLong, msgProductCodeInvalid}
+	customerIDRule  = textRule{true, maxCustomerIDLength, msgCustomerIDRequired, msgCustomerIDTooLong, msgMockCustomerIDInvalid}
+)
+
+// checkText validates a trimmed text field by rule. Control characters are
+// refused: PostgreSQL cannot store NUL, and ids are keys, not free text.
+func checkText(f *httpx.Fields, field, raw string, rule textRule) string {
 	v := strings.TrimSpace(raw)
 	switch {
-	case v == "" && required:
-		f.Add(field, missing)
-	case len(v) > maxLen:
-		f.Add(field, tooLong)
+	case v == "" && rule.required:
+		f.Add(field, rule.missing)
+	case len(v) > rule.maxLen:
+		f.Add(field, rule.tooLong)
+	case strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		f.Add(field, rule.wrong)
 	}
 	return v
 }
@@ -206,7 +224,7 @@ func (s *Server) BillInquiry(w http.ResponseWriter, r *http.Request) error {
 	var f httpx.Fields
 	line := checkLine(&f, "lineNumber", b.LineNumber)
 	month := checkMonth(&f, "billingMonth", b.BillingMonth)
-	reqID := checkID(&f, "requestId", b.RequestID, false, maxRequestIDLength, msgRequestIDRequired, msgRequestIDTooLong)
+	reqID := checkText(&f, "requestId", b.RequestID, requestIDRule)
 	if err := invalid(&f); err != nil {
 		return err
 	}
@@ -236,7 +254,7 @@ func (s *Server) ProductInquiry(w http.ResponseWriter, r *http.Request) error {
 	}
 	var f httpx.Fields
 	line := checkLine(&f, "lineNumber", b.LineNumber)
-	reqID := checkID(&f, "requestId", b.RequestID, false, maxRequestIDLength, msgRequestIDRequired, msgRequestIDTooLong)
+	reqID := checkText(&f, "requestId", b.RequestID, requestIDRule)
 	if err := invalid(&f); err != nil {
 		return err
 	}
@@ -267,12 +285,10 @@ func DecodeChange(r *http.Request) (ChangeRequest, error) {
 	}
 	var f httpx.Fields
 	req := ChangeRequest{
-		Line: checkLine(&f, "lineNumber", b.LineNumber),
-		CurrentProductCode: checkID(&f, "currentProductCode", b.CurrentProductCode, true, maxProductCodeLength,
-			msgCurrentCodeRequired, msgProductCodeTooLong),
-		TargetProductCode: checkID(&f, "targetProductCode", b.TargetProductCode, true, maxProductCodeLength,
-			msgTargetCodeRequired, msgProductCodeTooLong),
-		RequestID: checkID(&f, "requestId", b.RequestID, true, maxRequestIDLength, msgRequestIDRequired, msgRequestIDTooLong),
+		Line:               checkLine(&f, "lineNumber", b.LineNumber),
+		CurrentProductCode: checkText(&f, "currentProductCode", b.CurrentProductCode, currentCodeRule),
+		TargetProductCode:  checkText(&f, "targetProductCode", b.TargetProductCode, targetCodeRule),
+		RequestID:          checkText(&f, "requestId", b.RequestID, changeIDRule),
 	}
 	return req, invalid(&f)
 }
@@ -315,18 +331,9 @@ func (s *Server) CreateMockData(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// checkCustomerID validates a required customer id (VARCHAR(50), printable).
+// checkCustomerID validates a required customer id (VARCHAR(50)).
 func checkCustomerID(f *httpx.Fields, raw string) string {
-	v := strings.TrimSpace(raw)
-	switch {
-	case v == "":
-		f.Add("customerId", msgCustomerIDRequired)
-	case len(v) > maxCustomerIDLength:
-		f.Add("customerId", msgCustomerIDTooLong)
-	case strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		f.Add("customerId", msgMockCustomerIDInvalid)
-	}
-	return v
+	return checkText(f, "customerId", raw, customerIDRule)
 }
 
 func (s *Server) mockQuery(r *http.Request) (customerID, line string, err error) {

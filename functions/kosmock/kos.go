@@ -388,7 +388,7 @@ func (m *Mock) applyChange(ctx context.Context, tx pgx.Tx, req ChangeRequest) (A
 			prev = &product{Code: c.ProductCode}
 		}
 	}
-	tag, err := tx.Exec(ctx, `UPDATE kos_mock.customers SET current_product_code = $2, updated_at = localtimestamp
+	tag, err := tx.Exec(ctx, `UPDATE kos_mock.customers SET current_product_code = $2, updated_at = now() AT TIME ZONE 'Asia/Seoul'
 		WHERE line_number = $1`, req.Line, tgt.Code)
 	if err != nil {
 		return Answer{}, db.Wrap("update customer product", err)

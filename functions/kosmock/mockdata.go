@@ -3,6 +3,7 @@ package kosmock
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -34,7 +35,7 @@ func (m *Mock) CreateMockData(ctx context.Context, customerID, line string) (Moc
 		}
 		p := m.chooseProduct(ps)
 		now := m.clock()
-		contract := now.AddDate(0, -(1 + m.rnd.IntN(mockContractMaxMonthsAgo)), 0)
+		contract := minusMonths(now, 1+m.rnd.IntN(mockContractMaxMonthsAgo))
 		tag, err := tx.Exec(ctx, `INSERT INTO kos_mock.customers (line_number, customer_id, customer_name,
 			operator_code, current_product_code, line_status, contract_date)
 			VALUES ($1, $2, $3, $4, $5, 'ACTIVE', $6::timestamp)
@@ -158,4 +159,12 @@ func (m *Mock) CustomerBills(ctx context.Context, customerID, line string) (Mock
 			VoiceUsage: b.VoiceUsage, SMSUsage: b.SMSUsage, BillStatus: b.Status, DueDate: b.DueDate})
 	}
 	return out, nil
+}
+
+// minusMonths goes back n calendar months, clamping the day to the target
+// month's last day (Mar 31 − 1 month = Feb 28/29, not Mar 3).
+func minusMonths(t time.Time, n int) time.Time {
+	first := time.Date(t.Year(), t.Month(), 1, t.Hour(), t.Minute(), t.Second(), 0, t.Location()).AddDate(0, -n, 0)
+	last := first.AddDate(0, 1, -1).Day()
+	return first.AddDate(0, 0, min(t.Day(), last)-1)
 }

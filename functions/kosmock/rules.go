@@ -77,6 +77,8 @@ const (
 	msgTargetCodeRequired    = "변경할 상품 코드는 필수입니다"
 	msgProductCodeTooLong    = "상품 코드는 50자 이하여야 합니다"
 	msgMockCustomerIDInvalid = "고객 ID 형식이 올바르지 않습니다"
+	msgRequestIDInvalid      = "요청 ID 형식이 올바르지 않습니다"
+	msgProductCodeInvalid    = "상품 코드 형식이 올바르지 않습니다"
 )
 
 // Mock rules: values the mock invents because a real KOS would know them and
