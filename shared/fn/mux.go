@@ -85,7 +85,7 @@ func Build(ctx context.Context, env *Env, services []Service, only string) (*App
 			p = strings.TrimSuffix(p, "/")
 			mux.Handle(p, withStyle(svc.Style, notFound(paths)))
 			mux.Handle(p+"/", withStyle(svc.Style, notFound(paths)))
-			cors = append(cors, corsRule{prefix: p, anyOrigin: svc.AllowAnyOrigin, style: svc.Style})
+			cors = append(cors, corsRule{prefix: p, anyOrigin: svc.AllowAnyOrigin})
 		}
 		if svc.Function != "" && only == svc.Function {
 			rootName = svc.Function
@@ -109,7 +109,6 @@ func Build(ctx context.Context, env *Env, services []Service, only string) (*App
 
 	var h http.Handler = mux
 	h = httpx.LimitBody(env.Settings.HTTP.MaxBodyBytes, h)
-	h = styleByPrefix(cors, h)
 	h = httpx.Log(env.Log, h)
 	h = corsByPrefix(env.Settings.HTTP.Origins(), cors, h)
 	app.Handler = h
@@ -182,21 +181,6 @@ func serviceHealth(svc Service) http.Handler {
 type corsRule struct {
 	prefix    string
 	anyOrigin bool
-	style     httpx.Style
-}
-
-// styleByPrefix gives errors written before routing (the body limit's 413)
-// the envelope of the service that owns the path; routes set theirs again.
-func styleByPrefix(rules []corsRule, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for _, rule := range rules {
-			if r.URL.Path == rule.prefix || strings.HasPrefix(r.URL.Path, rule.prefix+"/") {
-				r = r.WithContext(httpx.WithStyle(r.Context(), rule.style))
-				break
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // corsByPrefix applies CORS outermost; KOS-Mock's paths allow any origin.
