@@ -152,9 +152,9 @@ func historyPeriod(startRaw, endRaw string, today time.Time, loc *time.Location)
 	}
 	switch {
 	case !hasStart && !hasEnd:
-		end, start = today, today.AddDate(0, -1, 0)
+		end, start = today, monthBefore(today)
 	case !hasStart:
-		start = end.AddDate(0, -1, 0)
+		start = monthBefore(end)
 	case !hasEnd:
 		end = today
 		if start.After(end) {
@@ -169,6 +169,14 @@ func historyPeriod(startRaw, endRaw string, today time.Time, loc *time.Location)
 		return from, before, httpx.InvalidField("startDate", msgDateTooOld, "startDate="+start.Format(dateLayout))
 	}
 	return start, end.AddDate(0, 0, 1), nil
+}
+
+// monthBefore is the same day a month earlier, clamped to that month's
+// length (31 March → 28/29 February, where AddDate would give 3 March).
+func monthBefore(d time.Time) time.Time {
+	first := time.Date(d.Year(), d.Month()-1, 1, 0, 0, 0, 0, d.Location())
+	last := first.AddDate(0, 1, -1).Day()
+	return time.Date(first.Year(), first.Month(), min(d.Day(), last), 0, 0, 0, 0, d.Location())
 }
 
 // clip bounds echoed input in error details.
