@@ -90,7 +90,9 @@ func bareHandler(b *testing.B, te *testEnv, key string) http.Handler {
 		}
 		now := time.Now()
 		rq := request{ID: newRequestID(now, seoul), UserID: c.UserID, Line: "01012345678", Month: key[len(key)-6:], At: now}
-		if err := store.insertCompleted(r.Context(), rq, "bench", []byte(`{}`)); err != nil {
+		// The same row a hit writes: the cached bill as bill_info_json and
+		// a summary of the usual length.
+		if err := store.insertCompleted(r.Context(), rq, "5G 스탠다드 플랜 "+rq.Month+" 총 76,500원", v); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
