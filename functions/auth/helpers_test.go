@@ -90,7 +90,38 @@ func testService(hasher Hasher, cfg Config, got **Handlers) fn.Service {
 	return svc
 }
 
+// seedPasswords are the seeded accounts' passwords (SPEC §6.6).
+var seedPasswords = map[string]string{"testuser01": "test1234", "testuser02": "test1234", "testuser03": "test1234",
+	"admin": "Admin1234!", "developer": "Dev12345!", "tester": "Test1234!"}
+
+// cheapSeedHashes are cost-4 hashes of the seeded passwords: the seed's
+// cost-10 hashes take most of a second each under -race, and the lockout
+// tests compare dozens of them.
+var cheapSeedHashes = sync.OnceValue(func() map[string]string {
+	out := map[string]string{}
+	for u, p := range seedPasswords {
+		h, err := Bcrypt{Cost: testCost}.Hash(p)
+		if err != nil {
+			panic(err)
+		}
+		out[u] = h
+	}
+	return out
+})
+
+// newEnv is a service over a fresh database whose seeded accounts carry
+// cost-4 hashes of their passwords.
 func newEnv(t testing.TB) *testEnv {
+	t.Helper()
+	e := newSeededEnv(t)
+	for u, h := range cheapSeedHashes() {
+		e.exec(`UPDATE auth.auth_users SET password_hash = $2 WHERE user_id = $1`, u, h)
+	}
+	return e
+}
+
+// newSeededEnv keeps the seed's own cost-10 hashes.
+func newSeededEnv(t testing.TB) *testEnv {
 	t.Helper()
 	clk := newClock()
 	h := fntest.New(t, clk.Now)
@@ -305,3 +336,5 @@ func ownRedis(t testing.TB) (string, func()) {
 	t.Fatal("redis-server did not start")
 	return "", nil
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -18,7 +18,7 @@ import (
 
 func TestLoginSeededAccounts(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newSeededEnv(t)
 	cases := []struct {
 		user, password, customer, line, name string
 		perms                                []string
@@ -27,6 +27,12 @@ func TestLoginSeededAccounts(t *testing.T) {
 		{"admin", "Admin1234!", "CUST900", "010-9000-0001", "관리자",
 			[]string{"ADMIN", "BILL_INQUIRY", "PRODUCT_CHANGE", "USER_MANAGEMENT"}},
 		{"testuser02", "test1234", "CUST002", "010-8765-4321", "김영희", []string{"BILL_INQUIRY"}},
+	}
+	// The other seeded accounts log in too.
+	for _, u := range []string{"testuser03", "developer", "tester"} {
+		if r := e.login(u, seedPasswords[u]); r.Status != 200 || r.str("user_id") != u {
+			t.Fatalf("%s: %d %s", u, r.Status, r.Raw)
+		}
 	}
 	for _, c := range cases {
 		r := e.login(c.user, c.password)
