@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"phonebill/shared/httpx"
 )
@@ -33,8 +34,8 @@ func FuzzDecodeChange(f *testing.F) {
 			return
 		}
 		if len(req.Line) != 11 || !strings.HasPrefix(req.Line, "010") || req.CurrentProductCode == "" ||
-			req.TargetProductCode == "" || req.RequestID == "" || len(req.RequestID) > 64 ||
-			len(req.CurrentProductCode) > 50 || len(req.TargetProductCode) > 50 {
+			req.TargetProductCode == "" || req.RequestID == "" || utf8.RuneCountInString(req.RequestID) > 64 ||
+			utf8.RuneCountInString(req.CurrentProductCode) > 50 || utf8.RuneCountInString(req.TargetProductCode) > 50 {
 			t.Fatalf("body %q accepted as %+v", body, req)
 		}
 		for _, v := range []string{req.RequestID, req.CurrentProductCode, req.TargetProductCode} {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"phonebill/shared/auth"
 	"phonebill/shared/httpx"
@@ -79,12 +80,6 @@ func invalidAPI(f *httpx.Fields) error {
 	return &httpx.Error{Kind: httpx.KindInvalid, Code: codeMockBadRequest, Message: f.Joined(", "), Fields: f.Map()}
 }
 
-// decode reads a JSON body; a body that is not JSON of the expected shape
-// is 9003 (the envelope style maps it), an oversize one 413.
-func decode(r *http.Request, dst any) error {
-	return httpx.DecodeJSON(r, dst)
-}
-
 // checkLine validates a required line number of either spelling.
 func checkLine(f *httpx.Fields, field, raw string) string {
 	if strings.TrimSpace(raw) == "" {
@@ -135,17 +130,19 @@ var (
 	customerIDRule  = textRule{true, maxCustomerIDLength, msgCustomerIDRequired, msgCustomerIDTooLong, msgMockCustomerIDInvalid}
 )
 
-// checkText validates a trimmed text field by rule. Control characters are
-// refused: PostgreSQL cannot store NUL, and ids are keys, not free text.
+// checkText validates a trimmed text field by rule (length in characters,
+// as VARCHAR counts). Control characters and invalid UTF-8 (possible in query
+// strings) are refused: PostgreSQL cannot store NUL or bad UTF-8, and ids
+// are keys, not free text.
 func checkText(f *httpx.Fields, field, raw string, rule textRule) string {
 	v := strings.TrimSpace(raw)
 	switch {
 	case v == "" && rule.required:
 		f.Add(field, rule.missing)
-	case len(v) > rule.maxLen:
-		f.Add(field, rule.tooLong)
-	case strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+	case !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }):
 		f.Add(field, rule.wrong)
+	case utf8.RuneCountInString(v) > rule.maxLen:
+		f.Add(field, rule.tooLong)
 	}
 	return v
 }
@@ -218,7 +215,7 @@ func kosError(err error) error {
 // BillInquiry serves POST /api/v1/kos/bill/inquiry and /api/v1/bill-inquiry.
 func (s *Server) BillInquiry(w http.ResponseWriter, r *http.Request) error {
 	var b billInquiryBody
-	if err := decode(r, &b); err != nil {
+	if err := httpx.DecodeJSON(r, &b); err != nil {
 		return err
 	}
 	var f httpx.Fields
@@ -249,7 +246,7 @@ func (s *Server) AvailableMonths(w http.ResponseWriter, r *http.Request) error {
 // ProductInquiry serves POST /api/v1/kos/product/inquiry.
 func (s *Server) ProductInquiry(w http.ResponseWriter, r *http.Request) error {
 	var b productInquiryBody
-	if err := decode(r, &b); err != nil {
+	if err := httpx.DecodeJSON(r, &b); err != nil {
 		return err
 	}
 	var f httpx.Fields
@@ -280,7 +277,7 @@ func (s *Server) CustomerInfo(w http.ResponseWriter, r *http.Request) error {
 // is required, requestId being the idempotency key (SPEC §3.4.5, §10.7).
 func DecodeChange(r *http.Request) (ChangeRequest, error) {
 	var b ChangeBody
-	if err := decode(r, &b); err != nil {
+	if err := httpx.DecodeJSON(r, &b); err != nil {
 		return ChangeRequest{}, err
 	}
 	var f httpx.Fields
@@ -314,7 +311,7 @@ func (s *Server) ProductList(w http.ResponseWriter, r *http.Request) error {
 // CreateMockData serves POST /api/v1/kos/mock-datas and /api/v1/mock-datas.
 func (s *Server) CreateMockData(w http.ResponseWriter, r *http.Request) error {
 	var b mockCreateBody
-	if err := decode(r, &b); err != nil {
+	if err := httpx.DecodeJSON(r, &b); err != nil {
 		return err
 	}
 	var f httpx.Fields

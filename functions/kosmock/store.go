@@ -227,7 +227,8 @@ func insertBills(ctx context.Context, x execer, bills []bill) (int, error) {
 	return n, db.Wrap("insert bills", br.Close())
 }
 
-// storedAnswer returns the answer stored for a product-change requestId.
+// storedAnswer returns the answer stored for a product-change requestId
+// (processing_results holds only product changes).
 func storedAnswer(ctx context.Context, q querier, requestID string) (*Answer, error) {
 	var raw []byte
 	err := q.QueryRow(ctx, `SELECT response FROM kos_mock.processing_results WHERE request_id = $1`, requestID).Scan(&raw)
@@ -237,18 +238,19 @@ func storedAnswer(ctx context.Context, q querier, requestID string) (*Answer, er
 	if err != nil {
 		return nil, db.Wrap("read processing result", err)
 	}
+	// JSONB reorders keys: decoding into the answer's own types makes the
+	// replay byte-identical to the first answer (traceId aside).
 	var a struct {
 		Answer
-		Data json.RawMessage `json:"data,omitempty"`
+		Data *ChangeData `json:"data,omitempty"`
 	}
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return nil, fmt.Errorf("decode stored answer %s: %w", requestID, err)
 	}
 	ans := a.Answer
-	if len(a.Data) > 0 {
+	ans.Data = nil
+	if a.Data != nil {
 		ans.Data = a.Data
-	} else {
-		ans.Data = nil
 	}
 	return &ans, nil
 }
