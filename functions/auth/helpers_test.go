@@ -123,9 +123,15 @@ func newEnv(t testing.TB) *testEnv {
 // newSeededEnv keeps the seed's own cost-10 hashes.
 func newSeededEnv(t testing.TB) *testEnv {
 	t.Helper()
+	return newEnvCost(t, testCost)
+}
+
+// newEnvCost is newSeededEnv with new hashes (and the dummy) at cost.
+func newEnvCost(t testing.TB, cost int) *testEnv {
+	t.Helper()
 	clk := newClock()
 	h := fntest.New(t, clk.Now)
-	hasher := &countingHasher{Bcrypt: Bcrypt{Cost: testCost}}
+	hasher := &countingHasher{Bcrypt: Bcrypt{Cost: cost}}
 	var handlers *Handlers
 	srv := h.Serve(t, testService(hasher, testConfig, &handlers))
 	return &testEnv{t: t, h: h, srv: srv, clock: clk, hasher: hasher, acc: handlers.acc}
