@@ -10,7 +10,6 @@ import (
 
 	"phonebill/shared/config"
 	"phonebill/shared/events"
-	"phonebill/shared/fn"
 )
 
 // assertPending checks the PENDING answer of SPEC §5.4 6a.
@@ -80,12 +79,7 @@ func TestPendingWhenBudgetIsSpent(t *testing.T) {
 
 func TestPendingWhenBreakerOpens(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, rigOptions{
-		kos: func(k *config.KOS) { k.BreakerFailures = 2; k.BreakerOpenSeconds = 1 },
-		// Redeliveries 0.3, 0.9, 2.1 s after the first: past the 1 s the
-		// breaker stays open.
-		broker: func(b *fn.Broker) { b.Backoff = 300 * time.Millisecond },
-	})
+	r := newRig(t, rigOptions{kos: func(k *config.KOS) { k.BreakerFailures = 2; k.BreakerOpenSeconds = 10 }})
 	tok := r.token(t, "testuser01")
 	start := time.Now()
 	res, cr := r.change(t, tok, upgrade, "X-Mock-Scenario", "error")
@@ -101,9 +95,66 @@ func TestPendingWhenBreakerOpens(t *testing.T) {
 	if n := testutil.ToFloat64(r.p.metrics.kosAttempts.WithLabelValues("breaker_open")); n != 1 {
 		t.Fatalf("%v refused attempts, want 1", n)
 	}
+	// The worker is its own function with its own breaker: it finishes the
+	// change while the request path's breaker is still open.
 	assertSettled(t, r, tok, cr.RequestID)
-	if n := testutil.ToFloat64(r.p.metrics.worker.WithLabelValues("unknown")); n < 1 {
-		t.Fatalf("worker never met the open breaker (%v)", n)
+	// The next change, pre-checked from the caches (warm them; KOS reads go
+	// through the same open breaker), is not sent to KOS at all.
+	if _, err := r.p.customer(context.Background(), line01); err == nil {
+		t.Fatal("customer read through an open breaker")
+	}
+	r.h.Cache.Set(context.Background(), customerKey(line01), &Customer{CustomerID: "CUST001", LineNumber: line01,
+		OperatorCode: "KT", LineStatus: "ACTIVE", CurrentProduct: &kosProduct{ProductCode: "5G-PREMIUM-001", OperatorCode: "KT"}}, time.Hour)
+	res = r.do(t, "POST", "/api/v1/products/change", tok, ChangeRequest{LineNumber: line01,
+		CurrentProductCode: "5G-PREMIUM-001", TargetProductCode: "LTE-BASIC-001"})
+	var again ChangeResult
+	res.data(t, &again)
+	if again.ProcessStatus != "PENDING" {
+		t.Fatalf("with the breaker open: %+v", again)
+	}
+	if n := testutil.ToFloat64(r.p.metrics.kosAttempts.WithLabelValues("breaker_open")); n != 2 {
+		t.Fatalf("%v refused attempts, want 2", n)
+	}
+}
+
+func TestWorkerKeepsPendingWhileKOSIsDown(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigOptions{cfg: func(c *Config) { c.Deadline = 500 * time.Millisecond }, deps: closedSink})
+	tok := r.token(t, "testuser01")
+	cr, e := pendingChange(t, r, tok, upgrade)
+	lastAttempt := func() time.Time {
+		var at time.Time
+		if err := r.h.Pool.QueryRow(context.Background(), `SELECT last_attempt_at FROM product_change.pc_product_change_history
+			WHERE request_id = $1 AND process_status = 'PENDING'`, cr.RequestID).Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	before := lastAttempt()
+
+	// KOS unreachable: 5xx so the broker redelivers; the attempt is stamped
+	// and the event is not recorded as processed.
+	r.clock.Advance(time.Minute)
+	down := deadKOS(t, r)
+	down.now = r.clock.Now
+	if st := deliver(t, newHandlers(down, r.h.Log).Worker, e); st != http.StatusInternalServerError {
+		t.Fatalf("worker with KOS down answered %d", st)
+	}
+	if d := lastAttempt().Sub(before); d < 59*time.Second {
+		t.Fatalf("last_attempt_at moved by %s", d)
+	}
+	if n := r.count(t, `SELECT count(*) FROM product_change.processed_events`); n != 0 {
+		t.Fatalf("%d processed events after a failed attempt", n)
+	}
+	if n := testutil.ToFloat64(down.metrics.worker.WithLabelValues("unknown")); n != 1 {
+		t.Fatalf("unknown metric %v", n)
+	}
+	// The redelivery, with KOS back, settles it.
+	if st := deliver(t, newHandlers(r.p, r.h.Log).Worker, e); st != http.StatusOK {
+		t.Fatalf("redelivery answered %d", st)
+	}
+	if st := r.status(t, tok, cr.RequestID); st.ProcessStatus != "COMPLETED" || r.kosChanges(t, cr.RequestID) != 1 {
+		t.Fatalf("after redelivery: %+v", st)
 	}
 }
 

@@ -12,14 +12,16 @@ import (
 // Products is the service's business logic: reads through the caches to
 // KOS, pre-checks, the change and its events. It never touches HTTP.
 type Products struct {
-	store   *store
-	cache   *cache.Cache
-	kos     kosDoer
-	events  publisher
-	log     *slog.Logger
-	now     func() time.Time
-	cfg     Config
-	metrics *metrics
+	store *store
+	cache *cache.Cache
+	kos   kosDoer
+	// workerKOS has its own breaker (see Deps.WorkerKOS).
+	workerKOS kosDoer
+	events    publisher
+	log       *slog.Logger
+	now       func() time.Time
+	cfg       Config
+	metrics   *metrics
 	// publishTimeout bounds the immediate publish after a commit; the
 	// relay takes over whatever it could not send.
 	publishTimeout time.Duration
@@ -44,7 +46,10 @@ func newService(d Deps, cfg Config, now func() time.Time) *Products {
 	if cfg.OutboxBatch < 1 {
 		cfg.OutboxBatch = 100
 	}
-	return &Products{store: &store{pool: d.Pool}, cache: d.Cache, kos: d.KOS, events: d.Events, log: d.Log,
+	if d.WorkerKOS == nil {
+		d.WorkerKOS = d.KOS
+	}
+	return &Products{store: &store{pool: d.Pool}, cache: d.Cache, kos: d.KOS, workerKOS: d.WorkerKOS, events: d.Events, log: d.Log,
 		now: now, cfg: cfg, metrics: newMetrics(d.Registry), publishTimeout: 3 * time.Second}
 }
 
