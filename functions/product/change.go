@@ -64,6 +64,7 @@ func (s *Products) Change(ctx context.Context, who Caller, req ChangeRequest, sc
 	// The change must reach a consistent state even if the client hangs up.
 	ctx = context.WithoutCancel(ctx)
 	deadline := started.Add(s.cfg.Deadline - s.answerMargin())
+	answerBy := started.Add(s.cfg.Deadline)
 	row := &changeRow{RequestID: uuid.NewString(), LineNumber: req.LineNumber, CustomerID: who.CustomerID,
 		UserID: who.UserID, CurrentCode: req.CurrentProductCode, TargetCode: req.TargetProductCode,
 		RequestedAt: s.now()}
@@ -102,7 +103,7 @@ func (s *Products) Change(ctx context.Context, who Caller, req ChangeRequest, sc
 	}
 	resp, kerr := s.sendChange(ctx, deadline, body, scenario)
 	if kerr == nil {
-		res, err := s.settle(ctx, row, StatusProcessing, outcomeOf(resp), cat, nil)
+		res, err := s.settle(ctx, row, StatusProcessing, outcomeOf(resp), cat, nil, answerBy)
 		if err != nil {
 			return nil, fmt.Errorf("change %s: %w", row.RequestID, err)
 		}
@@ -123,7 +124,7 @@ func (s *Products) Change(ctx context.Context, who Caller, req ChangeRequest, sc
 		return nil, fmt.Errorf("change %s: %w", row.RequestID, err)
 	}
 	s.log.WarnContext(ctx, "product change pending", "request_id", row.RequestID, "err", kerr.Error())
-	s.publishNow(ctx, ev.ID)
+	s.publishNow(ctx, answerBy, ev.ID)
 	s.metrics.changes.WithLabelValues("pending").Inc()
 	return &ChangeResult{RequestID: row.RequestID, ProcessStatus: StatusPending, ResultCode: CodePending,
 		ResultMessage: MsgPending, ProcessedAt: httpx.FormatLocal(now)}, nil
@@ -211,8 +212,10 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // phonebill.product.changed.v1 outbox row; when event is set, that event is
 // recorded as processed in the same transaction. It returns
 // errStale when the row had already moved on, and errDuplicate when the
-// event had already been processed.
-func (s *Products) settle(ctx context.Context, row *changeRow, from string, o changeOutcome, cat *Catalog, event *eventKey) (*ChangeResult, error) {
+// event had already been processed. The event is published by publishBy
+// (zero: no request waits for it).
+func (s *Products) settle(ctx context.Context, row *changeRow, from string, o changeOutcome, cat *Catalog,
+	event *eventKey, publishBy time.Time) (*ChangeResult, error) {
 	now := s.now()
 	var ev outboxRow
 	err := db.InTx(ctx, s.store.pool, func(tx pgx.Tx) error {
@@ -243,7 +246,7 @@ func (s *Products) settle(ctx context.Context, row *changeRow, from string, o ch
 		// Evicted before answering: the result page re-reads the customer at
 		// once and must see the new product.
 		s.evictLine(ctx, row.LineNumber)
-		s.publishNow(ctx, ev.ID)
+		s.publishNow(ctx, publishBy, ev.ID)
 		res.ProcessStatus = StatusCompleted
 		if p, ok := cat.Find(row.TargetCode); ok {
 			info := p.Info()

@@ -297,6 +297,25 @@ func TestSweepReemitsStalePending(t *testing.T) {
 	if st := r.waitStatus(t, tok, id, "COMPLETED", 5*time.Second); st.ChangedProduct.ProductCode != "LTE-PREMIUM-001" {
 		t.Fatalf("recovered change %+v", st)
 	}
+	// One that died before reaching KOS ends FAILED; a fresh one is left alone.
+	dead, live := uuid.NewString(), uuid.NewString()
+	for id, age := range map[string]time.Duration{dead: 5 * time.Minute, live: 5 * time.Second} {
+		if _, err := r.h.Pool.Exec(ctx, `INSERT INTO product_change.pc_product_change_history (request_id, line_number,
+			customer_id, user_id, current_product_code, target_product_code, process_status, requested_at)
+			VALUES ($1, $2, 'CUST001', 'testuser01', 'LTE-PREMIUM-001', 'LTE-BASIC-001', 'VALIDATED', $3::timestamptz)`,
+			id, line01, r.clock.Now().Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rep, err := relay.RunRelay(ctx); err != nil || rep.Recovered != 1 || rep.Reemitted != 0 {
+		t.Fatalf("interrupted: %+v %v", rep, err)
+	}
+	if st := r.status(t, tok, dead); st.ProcessStatus != "FAILED" || st.ResultCode != "INTERRUPTED" || st.ProcessedAt == "" {
+		t.Fatalf("interrupted change %+v", st)
+	}
+	if st := r.status(t, tok, live); st.ProcessStatus != "VALIDATED" {
+		t.Fatalf("live change %+v", st)
+	}
 }
 
 func TestSweepGivesUpAfter24Hours(t *testing.T) {

@@ -22,10 +22,14 @@ const (
 	CodeValidationFailed = "VALIDATION_FAILED"
 	CodePending          = "KOS_PENDING"
 	CodeUnresolved       = "KOS_UNRESOLVED"
+	// CodeInterrupted ends a request that died before reaching KOS (the
+	// relay's recovery; SPEC is silent on it).
+	CodeInterrupted = "INTERRUPTED"
 
-	MsgCompleted  = "상품 변경이 완료되었습니다"
-	MsgPending    = "상품 변경 요청이 접수되어 처리 중입니다. 잠시 후 현재 요금제를 다시 확인해주세요"
-	MsgUnresolved = "KOS 시스템 연동 중 오류가 발생했습니다"
+	MsgCompleted   = "상품 변경이 완료되었습니다"
+	MsgPending     = "상품 변경 요청이 접수되어 처리 중입니다. 잠시 후 현재 요금제를 다시 확인해주세요"
+	MsgUnresolved  = "KOS 시스템 연동 중 오류가 발생했습니다"
+	MsgInterrupted = "요청 처리가 중단되었습니다. 다시 시도해주세요"
 )
 
 // Business failure codes of the read endpoints (HTTP 200, success:false).

@@ -92,11 +92,21 @@ func scanOutbox(row pgx.Row) (outboxRow, error) {
 	return o, err
 }
 
-// publishNow publishes freshly committed outbox rows right away. A row the
-// relay holds (locked) or already sent is skipped, so the two never send
-// the same row at once; a failed send leaves the row to the relay.
-func (s *Products) publishNow(ctx context.Context, ids ...string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.publishTimeout)
+// publishNow publishes freshly committed outbox rows right away, giving up
+// at by (a request's answer must not wait past its budget; zero: the
+// default publish timeout). A row the relay holds (locked) or already sent
+// is skipped, so the two never send the same row at once; a failed or
+// skipped send leaves the row to the relay.
+func (s *Products) publishNow(ctx context.Context, by time.Time, ids ...string) {
+	limit := time.Now().Add(s.publishTimeout)
+	if !by.IsZero() && by.Before(limit) {
+		limit = by
+	}
+	if time.Until(limit) < minPublish {
+		s.log.WarnContext(ctx, "no time left to publish; left to the relay", "outbox_ids", ids)
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), limit)
 	defer cancel()
 	for _, id := range ids {
 		err := db.InTx(ctx, s.store.pool, func(tx pgx.Tx) error {
@@ -116,6 +126,9 @@ func (s *Products) publishNow(ctx context.Context, ids ...string) {
 		}
 	}
 }
+
+// minPublish is the least time worth trying an immediate publish with.
+const minPublish = 50 * time.Millisecond
 
 // sendRow sends one locked row and records the attempt; a send failure is
 // reported as sent=false (the attempt count still commits).

@@ -15,7 +15,7 @@ import (
 // RelayReport says what one relay run did.
 type RelayReport struct {
 	Unresolved int // PENDING past the limit → FAILED KOS_UNRESOLVED
-	Recovered  int // stuck PROCESSING → PENDING
+	Recovered  int // stuck PROCESSING → PENDING, REQUESTED/VALIDATED → FAILED
 	Reemitted  int // change.requested re-emitted for stale PENDING rows
 	Published  int // outbox rows sent
 	Failed     int // outbox sends that failed (left for the next run)
@@ -97,9 +97,11 @@ func (s *Products) expirePending(ctx context.Context, now time.Time) (int, error
 	return len(expired), nil
 }
 
-// recoverStuck moves changes left PROCESSING by a request that died
-// mid-way (a request never runs longer than its deadline) to PENDING: KOS
-// may have received the change, so only the worker may settle it.
+// recoverStuck settles changes a request left half-way when it died (a
+// request never runs longer than its deadline): one left PROCESSING may
+// have reached KOS, so it becomes PENDING and only the worker settles it;
+// one left REQUESTED or VALIDATED never reached KOS, so it is FAILED
+// INTERRUPTED and the customer may simply ask again.
 func (s *Products) recoverStuck(ctx context.Context, now time.Time) (int, error) {
 	before := now.Add(-max(s.cfg.ResendAfter, 2*s.cfg.Deadline))
 	tag, err := s.store.pool.Exec(ctx, `UPDATE product_change.pc_product_change_history
@@ -112,12 +114,23 @@ func (s *Products) recoverStuck(ctx context.Context, now time.Time) (int, error)
 	if err != nil {
 		return 0, db.Wrap("recover stuck changes", err)
 	}
-	n := int(tag.RowsAffected())
-	if n > 0 {
-		s.metrics.relay.WithLabelValues("recovered").Add(float64(n))
-		s.log.WarnContext(ctx, "stuck product changes moved to PENDING", "count", n)
+	pending := int(tag.RowsAffected())
+	tag, err = s.store.pool.Exec(ctx, `UPDATE product_change.pc_product_change_history
+		SET process_status = 'FAILED', result_code = $1, process_message = $2, processed_at = $3::timestamptz,
+		    version = version + 1, updated_at = `+seoulNow+`
+		WHERE id IN (SELECT id FROM product_change.pc_product_change_history
+		             WHERE process_status IN ('REQUESTED', 'VALIDATED') AND requested_at < $4::timestamptz
+		             ORDER BY requested_at LIMIT $5 FOR UPDATE SKIP LOCKED)`,
+		CodeInterrupted, MsgInterrupted, now, before, s.cfg.OutboxBatch)
+	if err != nil {
+		return 0, db.Wrap("fail interrupted changes", err)
 	}
-	return n, nil
+	failed := int(tag.RowsAffected())
+	if n := pending + failed; n > 0 {
+		s.metrics.relay.WithLabelValues("recovered").Add(float64(n))
+		s.log.WarnContext(ctx, "half-done product changes recovered", "to_pending", pending, "to_failed", failed)
+	}
+	return pending + failed, nil
 }
 
 // reemitPending writes a change.requested outbox row for every PENDING

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -80,7 +81,7 @@ func (s *Products) ConsumeChangeRequested(ctx context.Context, e event.Event) er
 		}
 		return fmt.Errorf("change %s: KOS outcome still unknown: %w", row.RequestID, kerr)
 	}
-	res, err := s.settle(ctx, row, StatusPending, outcomeOf(resp), nil, &key)
+	res, err := s.settle(ctx, row, StatusPending, outcomeOf(resp), nil, &key, time.Time{})
 	switch {
 	case errors.Is(err, errDuplicate):
 		s.metrics.worker.WithLabelValues("duplicate").Inc()
