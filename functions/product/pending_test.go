@@ -115,6 +115,7 @@ func TestPendingWhenBreakerOpens(t *testing.T) {
 	if n := testutil.ToFloat64(r.p.metrics.kosAttempts.WithLabelValues("breaker_open")); n != 2 {
 		t.Fatalf("%v refused attempts, want 2", n)
 	}
+	r.waitStatus(t, tok, again.RequestID, "COMPLETED", 10*time.Second)
 }
 
 func TestWorkerKeepsPendingWhileKOSIsDown(t *testing.T) {
