@@ -82,8 +82,13 @@ func TestCustomer(t *testing.T) {
 		}
 	}
 	r.do(t, "GET", "/api/v1/products/customer?lineNumber="+line01, "", nil).want(t, http.StatusUnauthorized, "UNAUTHORIZED")
-	// Bill-only users still see their plan (no PRODUCT_CHANGE needed).
-	r.do(t, "GET", "/api/v1/products/customer?lineNumber="+line02, r.token(t, "testuser02"), nil).want(t, http.StatusOK, "")
+	// Bill-only users still see their plan (no PRODUCT_CHANGE needed), and
+	// a forced KOS scenario is never passed to these auxiliary reads.
+	res = r.do(t, "GET", "/api/v1/products/customer?lineNumber="+line02, r.token(t, "testuser02"), nil, "X-Mock-Scenario", "error")
+	res.want(t, http.StatusOK, "")
+	if !res.Env.Success {
+		t.Fatalf("bill-only user: %s", res.Raw)
+	}
 }
 
 // deadKOS is a Products whose KOS cannot be reached, over r's database and
@@ -243,7 +248,8 @@ func TestValidation(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res := r.do(t, "POST", "/api/v1/products/change/validation", c.token, c.body)
+			// The scenario header only ever reaches a change call.
+			res := r.do(t, "POST", "/api/v1/products/change/validation", c.token, c.body, "X-Mock-Scenario", "error")
 			res.want(t, http.StatusOK, "")
 			if !res.Env.Success || res.Env.ResultCode != "0000" || res.Env.Message != "상품변경 사전체크가 완료되었습니다" {
 				t.Fatalf("envelope %s", res.Raw)
