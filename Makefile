@@ -6,7 +6,7 @@ MODULES := shared sql functions knative
 # Packages of every workspace module (go.work).
 PKGS = $(shell $(GO) list -f '{{.Dir}}/...' -m)
 
-.PHONY: run test bench lint build deploy deploy-fn
+.PHONY: run test bench lint build deploy deploy-fn manifests
 
 ## run: build and start the all-in-one on :8080 with config/local.env
 run:
@@ -27,15 +27,22 @@ lint:
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# Cluster profile of build/deploy: dev or prod (knative/<profile>, config/<profile>.env).
+PROFILE ?= dev
+
+## manifests: regenerate knative/{dev,prod,optional} from the route table and config/*.env
+manifests:
+	$(GO) run ./knative/cmd/gen
+
 ## build: one image per function with ko (see docs/operations.md)
 build:
-	./scripts/build-images.sh
+	PROFILE=$(PROFILE) ./scripts/build-images.sh
 
 ## deploy: apply knative/ to the current kube context (images from `make build`)
 deploy:
-	./scripts/deploy.sh
+	PROFILE=$(PROFILE) ./scripts/deploy.sh
 
 ## deploy-fn FN=<function>: deploy one function's Knative Service
 deploy-fn:
 	@test -n "$(FN)" || { echo "usage: make deploy-fn FN=auth-login"; exit 2; }
-	./scripts/deploy.sh $(FN)
+	PROFILE=$(PROFILE) ./scripts/deploy.sh $(FN)
