@@ -43,6 +43,8 @@ func New(cfg config.Redis, lg *slog.Logger) *Cache {
 		MinRetryBackoff:    8 * time.Millisecond,
 		MaxRetryBackoff:    32 * time.Millisecond,
 		PoolSize:           16,
+		// Honour the request's deadline too, not only the fixed timeouts.
+		ContextTimeoutEnabled: true,
 		// No CLIENT SETINFO round trip on every new connection.
 		DisableIdentity: true,
 		Protocol:        2,
