@@ -143,3 +143,49 @@ func TestBrokenConnectionBudgetFails(t *testing.T) {
 	_, problems := connectionBudget(docs)
 	wantProblem(t, problems, "exceeds PgBouncer's max_client_conn")
 }
+
+func TestBrokenIngressForEventFunctionFails(t *testing.T) {
+	r, dev, docs, _ := devCopy(t)
+	var ing *networkingIngress
+	for _, d := range docs {
+		if i, ok := d.Obj.(*networkingIngress); ok {
+			ing = i.DeepCopy()
+			break
+		}
+	}
+	var event string
+	for _, f := range r.In.Functions {
+		if f.Kind == gen.Event {
+			event = f.Name
+			break
+		}
+	}
+	if ing == nil || event == "" {
+		t.Fatal("need an Ingress and an event function")
+	}
+	ing.Name = event
+	ing.Spec.Rules[0].HTTP.Paths = ing.Spec.Rules[0].HTTP.Paths[:1]
+	ing.Spec.Rules[0].HTTP.Paths[0].Path = "/api/v1/events-by-mistake$"
+	docs = append(docs, doc{File: "(copy)", Obj: ing})
+	wantProblem(t, ties{In: r.In, Profile: dev, Docs: docs}.check(), event, "must have no ingress path")
+}
+
+func TestBrokenFuncYAMLFails(t *testing.T) {
+	r, _, _, ks := devCopy(t)
+	var f gen.Function
+	for _, fn := range r.In.Functions {
+		if fn.Name == ks.Name {
+			f = fn
+		}
+	}
+	fy, err := readFuncYAML(r.Root, f.Dir+"/func.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := 50
+	fy.Deploy.Options.Scale.Max = &big
+	fy.Run.Envs = fy.Run.Envs[:len(fy.Run.Envs)-1]
+	problems := compareFuncYAML(f.Dir+"/func.yaml", fy, f, ks)
+	wantProblem(t, problems, "scale.max 50")
+	wantProblem(t, problems, "run.envs sources")
+}
