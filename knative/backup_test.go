@@ -156,6 +156,7 @@ func script(t *testing.T, root string, port int, env []string, name string, args
 // schema) the restore brings every row back; a corrupt dump changes
 // nothing; old dumps are pruned.
 func TestBackupAndRestoreScripts(t *testing.T) {
+	t.Parallel()
 	root := loadRepo(t).Root
 	port := scratchPostgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

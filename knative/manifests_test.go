@@ -17,6 +17,7 @@ import (
 )
 
 func TestManifestsDecodeStrictlyAndPassKnativeValidation(t *testing.T) {
+	t.Parallel()
 	r := loadRepo(t)
 	counts := map[string]int{}
 	for _, d := range r.Docs {
@@ -35,6 +36,7 @@ func TestManifestsDecodeStrictlyAndPassKnativeValidation(t *testing.T) {
 }
 
 func TestGeneratedManifestsMatchRouteTable(t *testing.T) {
+	t.Parallel()
 	r := loadRepo(t)
 	want, err := r.In.Render()
 	if err != nil {
@@ -62,6 +64,7 @@ func TestGeneratedManifestsMatchRouteTable(t *testing.T) {
 }
 
 func TestAnnotationsAreAllowListed(t *testing.T) {
+	t.Parallel()
 	for _, d := range loadRepo(t).Docs {
 		for _, p := range checkAnnotations(d) {
 			t.Error(p)
@@ -70,6 +73,7 @@ func TestAnnotationsAreAllowListed(t *testing.T) {
 }
 
 func TestFunctionsScaleToZero(t *testing.T) {
+	t.Parallel()
 	n := 0
 	for _, d := range loadRepo(t).Docs {
 		if _, ok := d.Obj.(*servingv1.Service); ok {
@@ -85,6 +89,7 @@ func TestFunctionsScaleToZero(t *testing.T) {
 }
 
 func TestRestrictedSecurityContextEverywhere(t *testing.T) {
+	t.Parallel()
 	pods := 0
 	for _, d := range loadRepo(t).Docs {
 		if _, _, ok := podSpecOf(d); ok {
@@ -98,6 +103,7 @@ func TestRestrictedSecurityContextEverywhere(t *testing.T) {
 }
 
 func TestRouteTableTies(t *testing.T) {
+	t.Parallel()
 	r := loadRepo(t)
 	for _, p := range r.In.Profiles {
 		t.Run(p.Name, func(t *testing.T) {
@@ -113,6 +119,7 @@ func TestRouteTableTies(t *testing.T) {
 // Ingress of a profile: each route's path reaches its own function, each
 // service's health path and unknown paths reach that service.
 func TestIngressRouting(t *testing.T) {
+	t.Parallel()
 	r := loadRepo(t)
 	for _, p := range r.In.Profiles {
 		t.Run(p.Name, func(t *testing.T) {
@@ -163,6 +170,7 @@ func TestIngressRouting(t *testing.T) {
 }
 
 func TestResourceBudget(t *testing.T) {
+	t.Parallel()
 	r := loadRepo(t)
 	maxCPU, maxMem := resource.MustParse("300m"), resource.MustParse("768Mi")
 	for _, p := range r.In.Profiles {
@@ -183,6 +191,7 @@ func TestResourceBudget(t *testing.T) {
 }
 
 func TestConnectionBudget(t *testing.T) {
+	t.Parallel()
 	r := loadRepo(t)
 	for _, p := range r.In.Profiles {
 		t.Run(p.Name, func(t *testing.T) {
@@ -196,6 +205,7 @@ func TestConnectionBudget(t *testing.T) {
 }
 
 func TestNetworkPolicies(t *testing.T) {
+	t.Parallel()
 	r := loadRepo(t)
 	for _, p := range r.In.Profiles {
 		docs := r.profileDocs(p)
@@ -220,6 +230,7 @@ func docsUnder(r *repo, prefix string) []doc {
 // secrets, every Secret and ConfigMap a pod names exists, dev talks to
 // KOS-Mock and prod to a real KOS through a Kafka Broker with more pods.
 func TestProfiles(t *testing.T) {
+	t.Parallel()
 	r := loadRepo(t)
 	known, err := knownEnvNames(r.Root)
 	if err != nil {
@@ -287,6 +298,7 @@ func TestProfiles(t *testing.T) {
 }
 
 func TestSecretTemplatesHoldNoValues(t *testing.T) {
+	t.Parallel()
 	r := loadRepo(t)
 	placeholder := func(v string) bool { return strings.HasPrefix(v, "<") && strings.HasSuffix(v, ">") }
 	n := 0
@@ -316,6 +328,7 @@ func TestSecretTemplatesHoldNoValues(t *testing.T) {
 // TestFuncYAMLMatchesManifests: each function folder's func.yaml (what
 // `func deploy` would create) says what knative/dev says.
 func TestFuncYAMLMatchesManifests(t *testing.T) {
+	t.Parallel()
 	r := loadRepo(t)
 	dev := r.profile(t, "dev")
 	ksvcs := map[string]*servingv1.Service{}

@@ -58,6 +58,7 @@ func wantProblem(t *testing.T, problems []string, want ...string) {
 }
 
 func TestBrokenMaxScaleBelowMinScaleFails(t *testing.T) {
+	t.Parallel()
 	_, _, docs, ks := devCopy(t)
 	ks.Spec.Template.Annotations[gen.AnnMinScale] = "3"
 	ks.Spec.Template.Annotations[gen.AnnMaxScale] = "2"
@@ -70,6 +71,7 @@ func TestBrokenMaxScaleBelowMinScaleFails(t *testing.T) {
 }
 
 func TestBrokenAnnotationTypoFails(t *testing.T) {
+	t.Parallel()
 	_, _, docs, ks := devCopy(t)
 	a := ks.Spec.Template.Annotations
 	a["autoscaling.knative.dev/max-scael"] = a[gen.AnnMaxScale]
@@ -80,6 +82,7 @@ func TestBrokenAnnotationTypoFails(t *testing.T) {
 }
 
 func TestBrokenServiceForMissingRouteFails(t *testing.T) {
+	t.Parallel()
 	r, dev, docs, ks := devCopy(t)
 	ghost := ks.DeepCopy()
 	ghost.Name = "auth-no-such-route"
@@ -88,6 +91,7 @@ func TestBrokenServiceForMissingRouteFails(t *testing.T) {
 }
 
 func TestBrokenEventWiringFails(t *testing.T) {
+	t.Parallel()
 	r, dev, docs, _ := devCopy(t)
 	var kept []doc
 	dropped := ""
@@ -105,6 +109,7 @@ func TestBrokenEventWiringFails(t *testing.T) {
 }
 
 func TestBrokenSecurityContextFails(t *testing.T) {
+	t.Parallel()
 	_, _, docs, ks := devCopy(t)
 	c := &ks.Spec.Template.Spec.Containers[0]
 	no := false
@@ -116,6 +121,7 @@ func TestBrokenSecurityContextFails(t *testing.T) {
 }
 
 func TestBrokenYAMLFieldFailsStrictDecoding(t *testing.T) {
+	t.Parallel()
 	r := loadRepo(t)
 	var src []byte
 	for p, b := range r.Files {
@@ -138,6 +144,7 @@ func TestBrokenYAMLFieldFailsStrictDecoding(t *testing.T) {
 func splitDocsString(s string) string { return string(splitDocs([]byte(s))[0]) }
 
 func TestBrokenConnectionBudgetFails(t *testing.T) {
+	t.Parallel()
 	_, _, docs, ks := devCopy(t)
 	ks.Spec.Template.Annotations[gen.AnnMaxScale] = "400"
 	_, problems := connectionBudget(docs)
@@ -145,6 +152,7 @@ func TestBrokenConnectionBudgetFails(t *testing.T) {
 }
 
 func TestBrokenIngressForEventFunctionFails(t *testing.T) {
+	t.Parallel()
 	r, dev, docs, _ := devCopy(t)
 	var ing *networkingIngress
 	for _, d := range docs {
@@ -171,6 +179,7 @@ func TestBrokenIngressForEventFunctionFails(t *testing.T) {
 }
 
 func TestBrokenFuncYAMLFails(t *testing.T) {
+	t.Parallel()
 	r, _, _, ks := devCopy(t)
 	var f gen.Function
 	for _, fn := range r.In.Functions {

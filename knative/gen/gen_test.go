@@ -11,6 +11,7 @@ import (
 )
 
 func TestPathRegex(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		pattern string
 		match   []string
@@ -40,6 +41,7 @@ func TestPathRegex(t *testing.T) {
 }
 
 func TestFunctionsReportsTableProblems(t *testing.T) {
+	t.Parallel()
 	svc := fn.Service{Name: "demo", Prefixes: []string{"/api/v1/demo"}, HealthPath: "/api/v1/demo/health", Routes: []fn.Route{
 		{Name: "demo-get", Method: "GET", Path: "/api/v1/demo/{id}"},
 		{Name: "demo-event", EventType: "x.v1", Schedule: "* * * * *"},
@@ -66,6 +68,7 @@ func TestFunctionsReportsTableProblems(t *testing.T) {
 }
 
 func TestScanMainsFindsFnMain(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	write := func(rel, src string) {
 		p := filepath.Join(root, rel)
@@ -91,6 +94,7 @@ func main() { other.Main(x, "not-a-function") }`)
 }
 
 func TestReadEnvFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "x.env")
 	for src, want := range map[string]string{
