@@ -6,7 +6,7 @@ MODULES := shared sql functions knative
 # Packages of every workspace module (go.work).
 PKGS = $(shell $(GO) list -f '{{.Dir}}/...' -m)
 
-.PHONY: run test bench lint build deploy deploy-fn manifests
+.PHONY: run test bench lint build deploy deploy-fn openapi manifests
 
 ## run: build and start the all-in-one on :8080 with config/local.env
 run:
@@ -46,3 +46,7 @@ deploy:
 deploy-fn:
 	@test -n "$(FN)" || { echo "usage: make deploy-fn FN=auth-login"; exit 2; }
 	PROFILE=$(PROFILE) ./scripts/deploy.sh $(FN)
+
+## openapi: copy docs/openapi.yaml to the all-in-one's embedded copy (served at /api/v1/openapi.yaml)
+openapi:
+	cp docs/openapi.yaml functions/phonebill/openapi.yaml

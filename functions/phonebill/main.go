@@ -27,7 +27,7 @@ func main() {
 		}
 		return
 	}
-	fn.MainAll(fn.Options{LocalEvents: true, BeforeServe: migrateOnStart}, routes.All()...)
+	fn.MainAll(fn.Options{LocalEvents: true, BeforeServe: migrateOnStart}, append(routes.All(), apiDocs())...)
 }
 
 // migrateOnStart creates the database and applies migrations and seed when
