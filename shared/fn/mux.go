@@ -111,7 +111,7 @@ func Build(ctx context.Context, env *Env, services []Service, only string) (*App
 	h = httpx.LimitBody(env.Settings.HTTP.MaxBodyBytes, h)
 	h = httpx.Log(env.Log, h)
 	h = corsByPrefix(env.Settings.HTTP.Origins(), cors, h)
-	app.Handler = h
+	app.Handler = httpx.SecurityHeaders(h)
 	return app, nil
 }
 
