@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// loadOpts bound every load step in time and in count.
+type loadOpts struct {
+	Warmup      time.Duration
+	Duration    time.Duration
+	MaxRequests int
+	Concurrency int
+}
+
+// step is one endpoint (or baseline) under load.
+type step struct {
+	Name     string
+	Baseline string // name of the step it is read against ("" for a baseline)
+	Note     string
+	Target   vegeta.Target
+	// Expect is the body marker of a correct answer (status must be 200).
+	Expect string
+	// PID is the serving process, whose CPU time is read around the step.
+	PID int
+	// Concurrency overrides loadOpts.Concurrency when > 0.
+	Concurrency int
+}
+
+// stepResult is what one step measured.
+type stepResult struct {
+	step
+	Requests  int
+	Errors    int
+	FirstErr  string
+	Elapsed   time.Duration
+	RPS       float64
+	P50, P99  time.Duration
+	Max       time.Duration
+	CPUPerReq time.Duration // server CPU time per request (user+system)
+	ServerCPU float64       // server cores busy on average
+}
+
+// runStep warms the route, then attacks it closed-loop with a fixed number
+// of workers (vegeta with an unbounded rate and MaxWorkers = workers), until
+// the duration or the request count runs out.
+func runStep(ctx context.Context, s step, o loadOpts) stepResult {
+	c := o.Concurrency
+	if s.Concurrency > 0 {
+		c = s.Concurrency
+	}
+	atk := func() *vegeta.Attacker {
+		return vegeta.NewAttacker(vegeta.Workers(uint64(c)), vegeta.MaxWorkers(uint64(c)),
+			vegeta.Connections(c), vegeta.Timeout(10*time.Second), vegeta.KeepAlive(true),
+			vegeta.HTTP2(false), vegeta.MaxBody(1<<20), vegeta.Redirects(vegeta.NoFollow))
+	}
+	tr := vegeta.NewStaticTargeter(s.Target)
+	// Warm-up: connections, caches, the pool; not measured.
+	if o.Warmup > 0 {
+		a := atk()
+		n := 0
+		for range a.Attack(tr, vegeta.Rate{}, o.Warmup, s.Name+"-warmup") {
+			if n++; n >= o.MaxRequests || ctx.Err() != nil {
+				a.Stop()
+			}
+		}
+	}
+	r := stepResult{step: s}
+	cpu0, _ := cpuTime(s.PID)
+	a := atk()
+	lat := make([]time.Duration, 0, 65536)
+	start := time.Now()
+	for res := range a.Attack(tr, vegeta.Rate{}, o.Duration, s.Name) {
+		lat = append(lat, res.Latency)
+		r.Requests++
+		if res.Code != http.StatusOK || res.Error != "" || !bytes.Contains(res.Body, []byte(s.Expect)) {
+			if r.Errors == 0 {
+				r.FirstErr = fmt.Sprintf("%d %s %.200s", res.Code, res.Error, res.Body)
+			}
+			r.Errors++
+		}
+		if r.Requests >= o.MaxRequests || ctx.Err() != nil {
+			a.Stop()
+		}
+	}
+	r.Elapsed = time.Since(start)
+	cpu1, _ := cpuTime(s.PID)
+	if r.Requests == 0 {
+		return r
+	}
+	slices.Sort(lat)
+	r.P50, r.P99, r.Max = quantile(lat, 0.50), quantile(lat, 0.99), lat[len(lat)-1]
+	r.RPS = float64(r.Requests-r.Errors) / r.Elapsed.Seconds()
+	if cpu1 > cpu0 {
+		r.CPUPerReq = (cpu1 - cpu0) / time.Duration(r.Requests)
+		r.ServerCPU = (cpu1 - cpu0).Seconds() / r.Elapsed.Seconds()
+	}
+	return r
+}
+
+// quantile is the nearest-rank q-quantile of sorted durations.
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.999999) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return quantile(s, 0.5)
+}
