@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,6 +56,13 @@ type Revocations struct {
 	cache *cache.Cache
 	log   *slog.Logger
 	now   func() time.Time
+	// stale is set while a mirror that missed a revocation could not be
+	// dropped (Redis unreachable from here but maybe still holding it):
+	// this process skips the mirror and a repairer keeps trying to drop it.
+	stale atomic.Bool
+	// staleUntil (unix seconds) is when the revocations the mirror missed
+	// have all expired, past which the missing members no longer matter.
+	staleUntil atomic.Int64
 }
 
 // NewRevocations returns a checker over pool and c (c may be nil: every check
@@ -76,7 +84,7 @@ type Revoked struct {
 // others do one primary-key lookup. Returns ErrStoresDown when neither store
 // can answer.
 func (r *Revocations) IsRevoked(ctx context.Context, jti string) (bool, error) {
-	if r.cache != nil {
+	if r.cache != nil && !r.stale.Load() {
 		n, err := lookupScript.Run(ctx, r.cache.Client(), []string{r.cache.Key(revokedKey)}, jti).Int()
 		switch {
 		case err == nil && n >= 0:
@@ -190,10 +198,60 @@ func (r *Revocations) Mirror(ctx context.Context, revs ...Revoked) {
 	}
 	if err := r.mirror(ctx, members); err != nil {
 		r.cache.Failed(ctx, "mirror revocation", err)
-		if derr := r.cache.Client().Del(context.WithoutCancel(ctx), r.cache.Key(revokedKey)).Err(); derr != nil {
-			r.cache.Failed(ctx, "drop revocation mirror", derr)
+		if !r.dropMirror(context.WithoutCancel(ctx)) {
+			var until time.Time
+			for _, v := range revs {
+				if v.ExpiresAt.After(until) {
+					until = v.ExpiresAt
+				}
+			}
+			r.repairLater(until.Add(maxLeeway))
 		}
 	}
+}
+
+// maxLeeway bounds the clock skew Verify may tolerate (JWT_LEEWAY_SECONDS is
+// at most 300).
+const maxLeeway = 5 * time.Minute
+
+// dropMirror deletes the mirror so that readers fall back to PostgreSQL and
+// rebuild it; false when Redis did not answer.
+func (r *Revocations) dropMirror(ctx context.Context) bool {
+	err := r.cache.Client().Del(ctx, r.cache.Key(revokedKey)).Err()
+	if err != nil {
+		r.cache.Failed(ctx, "drop revocation mirror", err)
+		return false
+	}
+	return true
+}
+
+// repairLater handles a mirror that missed a revocation and could not be
+// dropped because Redis was unreachable: Redis may still hold the set and
+// answer "not revoked" once reachable again. Until the set is dropped this
+// process checks PostgreSQL only, and one goroutine retries the drop with
+// backoff until it succeeds or every missed revocation has expired.
+func (r *Revocations) repairLater(until time.Time) {
+	for {
+		cur := r.staleUntil.Load()
+		if until.Unix() <= cur || r.staleUntil.CompareAndSwap(cur, until.Unix()) {
+			break
+		}
+	}
+	if !r.stale.CompareAndSwap(false, true) {
+		return // a repairer is already running; it honours the new limit
+	}
+	go func() {
+		for d := 100 * time.Millisecond; ; d = min(2*d, 2*time.Second) {
+			time.Sleep(d)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			err := r.cache.Client().Del(ctx, r.cache.Key(revokedKey)).Err()
+			cancel()
+			if err == nil || errors.Is(err, redis.ErrClosed) || time.Now().Unix() > r.staleUntil.Load() {
+				r.stale.Store(false)
+				return
+			}
+		}
+	}()
 }
 
 func (r *Revocations) mirror(ctx context.Context, members []redis.Z) error {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -88,6 +89,9 @@ func IsConnError(err error) bool {
 	var pe *pgconn.PgError
 	switch {
 	case errors.As(err, &ce), errors.As(err, &ne):
+		return true
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, pgconn.ErrConnClosed):
+		// The connection died under the query (server restart, cut network).
 		return true
 	case errors.As(err, &pe):
 		// Class 08 connection exceptions, 57P01-03 admin shutdown / cannot connect now.
