@@ -99,6 +99,9 @@ type setupOpts struct {
 	// log replaces the harness's t.Log logger (benchmarks: production's
 	// JSON at info level, written nowhere).
 	log *slog.Logger
+	// harness, when set, adjusts the harness before the services start
+	// (fault tests swap the service's pool for one behind a proxy).
+	harness func(*fntest.Harness)
 }
 
 func setup(t testing.TB, o setupOpts) *testEnv {
@@ -110,6 +113,9 @@ func setup(t testing.TB, o setupOpts) *testEnv {
 	}
 	if o.log != nil {
 		h.Env.Log, h.Log = o.log, o.log
+	}
+	if o.harness != nil {
+		o.harness(h)
 	}
 	kcfg := config.KOS{BaseURL: base, TimeoutMS: 5000, BreakerFailures: 5, BreakerOpenSeconds: 10, ScenarioHeader: true}
 	if o.kosURL != "" {
