@@ -115,6 +115,8 @@ type kit struct {
 var (
 	user01 = auth.Claims{UserID: "testuser01", CustomerID: "CUST001", LineNumber: "010-1234-5678",
 		Permissions: []string{auth.PermBillInquiry, auth.PermProductChange}}
+	user02 = auth.Claims{UserID: "testuser02", CustomerID: "CUST002", LineNumber: "010-8765-4321",
+		Permissions: []string{auth.PermBillInquiry}}
 	admin = auth.Claims{UserID: "admin", CustomerID: "CUST900", LineNumber: "010-9000-0001",
 		Permissions: []string{auth.PermAdmin, auth.PermUserManagement, auth.PermBillInquiry, auth.PermProductChange}}
 )
@@ -173,7 +175,10 @@ func (k *kit) probes() map[string]probe {
 			Make: func(int) ([]byte, http.Header) {
 				return []byte(`{"userId":"testuser01","password":"test1234"}`), jsonHeader(nil)
 			}},
-		"auth-logout": {Method: "POST", Path: "/api/v1/auth/logout", Expect: 200, Make: user},
+		// testuser02 has no sessions: a token without one ends none and
+		// revokes itself (testuser01's load-run sessions would all be ended).
+		"auth-logout": {Method: "POST", Path: "/api/v1/auth/logout", Expect: 200, Note: "revokes the token (testuser02, no sessions)",
+			Make: func(int) ([]byte, http.Header) { return nil, bearer(k.token(user02, auth.TypeAccess)) }},
 		"auth-refresh": {Method: "POST", Path: "/api/v1/auth/refresh", Expect: 401,
 			Note: "signed refresh token without a session: 401 after the session lookup",
 			Make: func(int) ([]byte, http.Header) {

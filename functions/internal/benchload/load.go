@@ -36,15 +36,17 @@ type step struct {
 // stepResult is what one step measured.
 type stepResult struct {
 	step
-	Requests  int
-	Errors    int
-	FirstErr  string
-	Elapsed   time.Duration
-	RPS       float64
-	P50, P99  time.Duration
-	Max       time.Duration
-	CPUPerReq time.Duration // server CPU time per request (user+system)
-	ServerCPU float64       // server cores busy on average
+	Requests    int
+	Errors      int
+	FirstErr    string
+	Elapsed     time.Duration
+	RPS         float64
+	P50, P99    time.Duration
+	Max         time.Duration
+	CPUPerReq   time.Duration // server CPU time per request (user+system)
+	PGPerReq    time.Duration // PostgreSQL's CPU time per request (all its processes)
+	RedisPerReq time.Duration
+	ServerCPU   float64 // server cores busy on average
 }
 
 // runStep warms the route, then attacks it closed-loop with a fixed number
@@ -73,6 +75,7 @@ func runStep(ctx context.Context, s step, o loadOpts) stepResult {
 	}
 	r := stepResult{step: s}
 	cpu0, _ := cpuTime(s.PID)
+	pg0, rd0 := commCPU("postgres"), commCPU("redis-server")
 	a := atk()
 	lat := make([]time.Duration, 0, 65536)
 	start := time.Now()
@@ -91,6 +94,7 @@ func runStep(ctx context.Context, s step, o loadOpts) stepResult {
 	}
 	r.Elapsed = time.Since(start)
 	cpu1, _ := cpuTime(s.PID)
+	pg1, rd1 := commCPU("postgres"), commCPU("redis-server")
 	if r.Requests == 0 {
 		return r
 	}
@@ -100,6 +104,12 @@ func runStep(ctx context.Context, s step, o loadOpts) stepResult {
 	if cpu1 > cpu0 {
 		r.CPUPerReq = (cpu1 - cpu0) / time.Duration(r.Requests)
 		r.ServerCPU = (cpu1 - cpu0).Seconds() / r.Elapsed.Seconds()
+	}
+	if pg1 > pg0 {
+		r.PGPerReq = (pg1 - pg0) / time.Duration(r.Requests)
+	}
+	if rd1 > rd0 {
+		r.RedisPerReq = (rd1 - rd0) / time.Duration(r.Requests)
 	}
 	return r
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -139,6 +140,31 @@ func cpuTime(pid int) (time.Duration, error) {
 		return 0, errors.New("malformed /proc stat times")
 	}
 	return time.Duration(ut+st) * time.Second / clockTick, nil
+}
+
+// commCPU sums the CPU time of every process whose command name is one of
+// names (PostgreSQL's backends, redis-server); processes that exit between
+// two readings make the difference an underestimate, never an overstatement.
+func commCPU(names ...string) time.Duration {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var total time.Duration
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil || !slices.Contains(names, strings.TrimSpace(string(comm))) {
+			continue
+		}
+		if d, err := cpuTime(pid); err == nil {
+			total += d
+		}
+	}
+	return total
 }
 
 // memKiB returns VmRSS and VmHWM of the process in KiB.

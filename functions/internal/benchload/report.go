@@ -109,7 +109,7 @@ func (r *report) loadTable(p func(string, ...any)) {
 		byName[s.Name] = s
 	}
 	p("### Load: endpoints next to their baselines (same run, same generator)\n\n")
-	p("| endpoint | req/s | p50 | p99 | server CPU / req | errors | read against | throughput ratio | p99 ratio | what it does beyond the baseline |\n")
+	p("| endpoint | req/s | p50 | p99 | CPU / req: server, PostgreSQL, Redis | errors | read against | throughput ratio | p99 ratio | what it does beyond the baseline |\n")
 	p("|---|---:|---:|---:|---:|---:|---|---:|---:|---|\n")
 	for _, s := range r.Load {
 		ratio, p99r, against := "", "", ""
@@ -126,13 +126,14 @@ func (r *report) loadTable(p func(string, ...any)) {
 			against = "(baseline)"
 		}
 		errs := fmt.Sprintf("%d/%d", s.Errors, s.Requests)
-		p("| %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |\n", s.Name, s.RPS, ms(s.P50), ms(s.P99), us(s.CPUPerReq),
-			errs, against, ratio, p99r, s.Note)
+		p("| %s | %.0f | %s | %s | %s, %s, %s | %s | %s | %s | %s | %s |\n", s.Name, s.RPS, ms(s.P50), ms(s.P99), us(s.CPUPerReq),
+			us(s.PGPerReq), us(s.RedisPerReq), errs, against, ratio, p99r, s.Note)
 	}
-	p("\nThroughput ratio = endpoint req/s ÷ baseline req/s; p99 ratio = endpoint p99 ÷ baseline p99. Server CPU / req is\n"+
-		"the serving process's user+system time (from /proc) divided by the requests it answered: the figure least\n"+
-		"disturbed by the load generator sharing the cores. Login's ratio is against the bound one bcrypt compare per\n"+
-		"core sets (target ≥ %.0f %%).\n", loginShare*100)
+	p("\nThroughput ratio = endpoint req/s ÷ baseline req/s; p99 ratio = endpoint p99 ÷ baseline p99. CPU / req is the\n"+
+		"user+system time (from /proc) of the serving process, of all PostgreSQL processes and of redis-server over the\n"+
+		"step, divided by its requests: the figures least disturbed by the load generator sharing the cores (the\n"+
+		"PostgreSQL and Redis ones include whatever else used them meanwhile). Login's ratio is against the bound one\n"+
+		"bcrypt compare per core sets (target ≥ %.0f %%).\n", loginShare*100)
 	for _, s := range r.Load {
 		if s.Errors > 0 {
 			p("\n%s: first error: `%s`\n", s.Name, strings.ReplaceAll(s.FirstErr, "`", "'"))
