@@ -32,15 +32,16 @@ bench:
 	@mkdir -p $(BIN)/bench
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count=1 -p 1 -timeout 8m \
 		$(BENCH_PKGS) 2>&1 | tee $(BIN)/bench/go-bench.txt
-	$(BENCHLOAD) -gobench $(BIN)/bench/go-bench.txt -doc docs/benchmarks.md
+	$(BENCHLOAD) -gobench $(BIN)/bench/go-bench.txt -doc docs/benchmarks.md $(BENCH_ARGS)
 
-## bench-load: only the load run (endpoints vs baselines), report printed
+## bench-load: only the load run (endpoints vs baselines), report printed; BENCH_ARGS=-pprof saves a CPU
+## profile of each step in bin/bench/profiles
 bench-load:
-	$(BENCHLOAD) -skip-coldstart
+	$(BENCHLOAD) -skip-coldstart $(BENCH_ARGS)
 
 ## coldstart: only the cold starts of every function binary, report printed
 coldstart:
-	$(BENCHLOAD) -skip-load
+	$(BENCHLOAD) -skip-load $(BENCH_ARGS)
 
 ## lint: go vet and gofmt
 lint:

@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -17,6 +22,9 @@ type loadOpts struct {
 	Duration    time.Duration
 	MaxRequests int
 	Concurrency int
+	// Profile, when set, is the pprof CPU profile URL of the all-in-one:
+	// each of its steps is profiled into ProfileDir/<step>.prof.
+	Profile, ProfileDir string
 }
 
 // step is one endpoint (or baseline) under load.
@@ -74,6 +82,16 @@ func runStep(ctx context.Context, s step, o loadOpts) stepResult {
 		}
 	}
 	r := stepResult{step: s}
+	var profiled chan struct{}
+	if o.Profile != "" && s.Baseline != "" {
+		profiled = make(chan struct{})
+		go func() {
+			defer close(profiled)
+			if err := saveProfile(ctx, o.Profile, o.Duration, filepath.Join(o.ProfileDir, slug(s.Name)+".prof")); err != nil {
+				logf("profile %s: %v", s.Name, err)
+			}
+		}()
+	}
 	cpu0, _ := cpuTime(s.PID)
 	pg0, rd0 := commCPU("postgres"), commCPU("redis-server")
 	a := atk()
@@ -93,6 +111,9 @@ func runStep(ctx context.Context, s step, o loadOpts) stepResult {
 		}
 	}
 	r.Elapsed = time.Since(start)
+	if profiled != nil {
+		<-profiled
+	}
 	cpu1, _ := cpuTime(s.PID)
 	pg1, rd1 := commCPU("postgres"), commCPU("redis-server")
 	if r.Requests == 0 {
@@ -127,4 +148,37 @@ func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return quantile(s, 0.5)
+}
+
+// saveProfile fetches a CPU profile of d seconds (at least 1) into path.
+func saveProfile(ctx context.Context, url string, d time.Duration, path string) error {
+	secs := max(1, int(d.Seconds()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s?seconds=%d", url, secs), nil)
+	if err != nil {
+		return err
+	}
+	res, err := (&http.Client{Timeout: d + 30*time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("pprof answered %d", res.StatusCode)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+var nonWord = regexp.MustCompile(`[^a-z0-9]+`)
+
+// slug turns a step name into a file name.
+func slug(s string) string {
+	return strings.Trim(nonWord.ReplaceAllString(strings.ToLower(s), "-"), "-")
 }

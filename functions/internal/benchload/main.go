@@ -50,6 +50,7 @@ type options struct {
 	cold               coldOpts
 	latencyScale       string
 	skipLoad, skipCold bool
+	pprof              bool
 	full               string
 }
 
@@ -72,6 +73,7 @@ func main() {
 	flag.IntVar(&o.cold.LoadWorkers, "rss-workers", 8, "workers of that load")
 	flag.BoolVar(&o.skipLoad, "skip-load", false, "skip the load run")
 	flag.BoolVar(&o.skipCold, "skip-coldstart", false, "skip the cold starts")
+	flag.BoolVar(&o.pprof, "pprof", false, "load the all-in-one with net/http/pprof and save a CPU profile per step in bin/bench/profiles")
 	flag.Parse()
 	if o.full != "" {
 		o.cold.Full = strings.Split(o.full, ",")
@@ -137,6 +139,9 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	tools := []fnBinary{{Name: "bare", Pkg: "./functions/internal/benchload/bare"},
 		{Name: "baseline", Pkg: "./functions/internal/benchload/baseline"}}
+	if o.pprof {
+		tools = append(tools, fnBinary{Name: "pprofaio", Pkg: "./functions/internal/benchload/pprofaio"})
+	}
 	all := make([]*fnBinary, 0, len(fns)+len(tools))
 	for i := range fns {
 		all = append(all, &fns[i])
@@ -184,7 +189,20 @@ func run(ctx context.Context, o options) (err error) {
 		"KOS_MOCK_ERROR_RATE": "0", "KOS_MOCK_DELAY_RATE": "0", "KOS_MOCK_LATENCY_SCALE": o.latencyScale,
 		"EXTRA_LISTEN_ADDRESS": "", "KOS_BASE_URL": aioURL}
 	aioEnv := with(common, map[string]string{"LISTEN_ADDRESS": fmt.Sprintf("127.0.0.1:%d", aioPort)})
-	aio, err := startProc("phonebill", binOf(fns, "phonebill"), environ(base, aioEnv), filepath.Join(logDir, "load-phonebill.log"))
+	aioBin := binOf(fns, "phonebill")
+	if o.pprof {
+		pp, err := freePort()
+		if err != nil {
+			return err
+		}
+		aioBin, aioEnv["PPROF_ADDR"] = tools[2].Bin, fmt.Sprintf("127.0.0.1:%d", pp)
+		o.load.Profile = "http://" + aioEnv["PPROF_ADDR"] + "/debug/pprof/profile"
+		o.load.ProfileDir = filepath.Join(outDir, "profiles")
+		if err := os.MkdirAll(o.load.ProfileDir, 0o755); err != nil {
+			return err
+		}
+	}
+	aio, err := startProc("phonebill", aioBin, environ(base, aioEnv), filepath.Join(logDir, "load-phonebill.log"))
 	if err != nil {
 		return err
 	}
