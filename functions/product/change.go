@@ -268,7 +268,7 @@ var ErrChangeNotFound = errors.New("change request not found")
 // ChangeStatus returns a change request's current state (SPEC §3.3.6) and
 // the row it came from (for the ownership check).
 func (s *Products) ChangeStatus(ctx context.Context, requestID string) (*ChangeResult, *changeRow, error) {
-	if len(requestID) > 64 {
+	if len(requestID) > 64 || !storable(requestID) {
 		return nil, nil, ErrChangeNotFound
 	}
 	row, err := s.store.getChange(ctx, requestID)

@@ -78,7 +78,7 @@ type rig struct {
 	cfg   Config
 }
 
-func newRig(t *testing.T, o rigOptions) *rig {
+func newRig(t testing.TB, o rigOptions) *rig {
 	t.Helper()
 	h := fntest.New(t, nil)
 	r := &rig{h: h, clock: &clock{}, probe: &probe{}}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -34,8 +35,16 @@ func decodeRequested(data []byte) (RequestedData, error) {
 	if len(d.RequestID) > 64 {
 		return d, errors.New("event data has an overlong requestId")
 	}
+	if !storable(d.RequestID) {
+		return d, errors.New("event data has a requestId PostgreSQL cannot hold")
+	}
 	return d, nil
 }
+
+// storable reports whether s can be a PostgreSQL text value: UTF-8 without
+// NUL. Anything else cannot name a stored row, and sending it would make the
+// query fail as a 500 instead of a 4xx.
+func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 // ConsumeChangeRequested is the change worker (SPEC §5.4 6a, §10.6): it
 // re-sends a PENDING change to KOS with the same request id (KOS never
@@ -47,6 +56,10 @@ func (s *Products) ConsumeChangeRequested(ctx context.Context, e event.Event) er
 	if err != nil {
 		s.metrics.worker.WithLabelValues("poison").Inc()
 		return events.Poison(err)
+	}
+	if !storable(e.Source()) || !storable(e.ID()) {
+		s.metrics.worker.WithLabelValues("poison").Inc()
+		return events.Poison(errors.New("event id or source PostgreSQL cannot hold"))
 	}
 	key := eventKey{Source: e.Source(), ID: e.ID()}
 	done, err := s.store.isProcessed(ctx, key.Source, key.ID)
