@@ -43,6 +43,14 @@ bench-load:
 coldstart:
 	$(BENCHLOAD) -skip-load $(BENCH_ARGS)
 
+.PHONY: bench-faults
+
+## bench-faults: the all-in-one under faults, on a private PostgreSQL and Redis it starts and breaks itself
+## (KOS 80/15/5 mix for 60 s, Redis stopped, PostgreSQL restarted, SIGKILL and duplicate events; about 3
+## minutes); writes the report between the faults markers of docs/benchmarks.md and the latency PNGs to docs/
+bench-faults:
+	$(GO) run ./functions/internal/faultbench -doc docs/benchmarks.md $(FAULTS_ARGS)
+
 ## lint: go vet and gofmt
 lint:
 	$(GO) vet $(PKGS)
