@@ -80,6 +80,10 @@ func TestChangeSurvivesPostgresCutMidway(t *testing.T) {
 	if n := r.kosChanges(t, requestID); n != 1 || r.kosProduct(t, line01) != upgrade.TargetProductCode {
 		t.Fatalf("KOS applied %d changes", n)
 	}
+	// The completion did not commit: no COMPLETED row, no event.
+	if n := r.count(t, `SELECT count(*) FROM product_change.outbox`); n != 0 {
+		t.Fatalf("%d outbox rows after the failed commit", n)
+	}
 	if err := px.Restore(); err != nil {
 		t.Fatal(err)
 	}
