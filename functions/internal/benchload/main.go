@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -51,6 +52,8 @@ type options struct {
 	latencyScale       string
 	skipLoad, skipCold bool
 	pprof              bool
+	only               string
+	dbParams           string
 	full               string
 }
 
@@ -73,6 +76,8 @@ func main() {
 	flag.IntVar(&o.cold.LoadWorkers, "rss-workers", 8, "workers of that load")
 	flag.BoolVar(&o.skipLoad, "skip-load", false, "skip the load run")
 	flag.BoolVar(&o.skipCold, "skip-coldstart", false, "skip the cold starts")
+	flag.StringVar(&o.dbParams, "db-params", "", "extra DATABASE_URL query parameters of the servers, e.g. default_query_exec_mode=cache_statement")
+	flag.StringVar(&o.only, "only", "", "run only the load steps whose name matches this regular expression")
 	flag.BoolVar(&o.pprof, "pprof", false, "load the all-in-one with net/http/pprof and save a CPU profile per step in bin/bench/profiles")
 	flag.Parse()
 	if o.full != "" {
@@ -185,7 +190,14 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	aioURL := fmt.Sprintf("http://127.0.0.1:%d", aioPort)
-	common := map[string]string{"DATABASE_URL": sc.dbURL, "MIGRATE_ON_START": "false", "REDIS_KEY_PREFIX": sc.prefix,
+	dbURL := sc.dbURL
+	if o.dbParams != "" {
+		dbURL += "&" + o.dbParams
+		if !strings.Contains(sc.dbURL, "?") {
+			dbURL = sc.dbURL + "?" + o.dbParams
+		}
+	}
+	common := map[string]string{"DATABASE_URL": dbURL, "MIGRATE_ON_START": "false", "REDIS_KEY_PREFIX": sc.prefix,
 		"KOS_MOCK_ERROR_RATE": "0", "KOS_MOCK_DELAY_RATE": "0", "KOS_MOCK_LATENCY_SCALE": o.latencyScale,
 		"EXTRA_LISTEN_ADDRESS": "", "KOS_BASE_URL": aioURL}
 	aioEnv := with(common, map[string]string{"LISTEN_ADDRESS": fmt.Sprintf("127.0.0.1:%d", aioPort)})
@@ -364,8 +376,15 @@ func loadRun(ctx context.Context, o options, base, common map[string]string, bas
 		{Name: "POST /auth/login", Baseline: "bcrypt bound", Target: post(api+"/auth/login", "", `{"userId":"testuser01","password":"test1234"}`),
 			Expect: `access_token`, Note: "one bcrypt compare (cost 10) + session rows"},
 	}
+	only, err := regexp.Compile(o.only)
+	if err != nil {
+		return nil, fmt.Errorf("-only: %w", err)
+	}
 	var out []stepResult
 	for _, s := range steps {
+		if !only.MatchString(s.Name) {
+			continue
+		}
 		if s.PID == 0 {
 			s.PID = aio.pid()
 		}
