@@ -155,3 +155,23 @@ func hostOf(t *testing.T, dbURL string) string {
 	}
 	return u.Host
 }
+
+// A lock lives in PostgreSQL: another instance of the function (a new pod
+// after scale-to-zero) with an empty Redis still refuses the right password
+// (checklist #5).
+func TestLockSurvivesRestartAndEmptyRedis(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for range 4 {
+		wantError(t, e.login("testuser01", "wrong-pass"), 401, "INVALID_CREDENTIALS", msgInvalidCredentials)
+	}
+	until := e.clock.Now().Add(30 * time.Minute)
+	wantLocked(t, e.login("testuser01", "wrong-pass"), until)
+	px := proxy(t, "redis", "127.0.0.1:6379")
+	fresh := e.serveWith(t, e.h.Pool, proxiedCache(t, px)) // a new process: nothing in memory, nothing in its Redis
+	wantLocked(t, call(t, fresh.URL, "POST", "/api/v1/auth/login", "", map[string]any{"userId": "testuser01",
+		"password": "test1234"}), until)
+	px.Cut() // and with Redis unreachable
+	wantLocked(t, call(t, fresh.URL, "POST", "/api/v1/auth/login", "", map[string]any{"userId": "testuser01",
+		"password": "test1234"}), until)
+}

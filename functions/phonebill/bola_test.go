@@ -168,7 +168,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 			path = strings.Replace(path, "{requestId}", id, 1)
 		}
-		for w, want := range row.want {
+		// Owner first, so that the others' cells meet a warm cache (a
+		// cached bill must not bypass the ownership check, checklist #20).
+		for _, w := range []who{owner, other, none, expired, admin} {
+			want, ok := row.want[w]
+			if !ok {
+				continue
+			}
 			status, code, raw := send(t, base, row.method, path, row.body, token(w))
 			refused := (status == 401 && code == "UNAUTHORIZED") ||
 				(status == 403 && (code == "ACCESS_DENIED" || code == "UNAUTHORIZED_LINE_NUMBER"))
@@ -186,6 +192,19 @@ func TestAuthorizationMatrix(t *testing.T) {
 				t.Errorf("%s, %s: %d %s", name, whoNames[w], status, raw)
 			}
 		}
+	}
+	// Refused changes left nothing behind (checklist #21): no change row of
+	// the other user, and KOS saw only the owner's and the admin's.
+	var others, kosChanges, allowed int
+	if err := h.Pool.QueryRow(context.Background(), `SELECT
+		(SELECT count(*) FROM product_change.pc_product_change_history WHERE user_id <> 'testuser01' AND user_id <> 'admin'),
+		(SELECT count(*) FROM kos_mock.processing_results WHERE line_number = '01012345678'),
+		(SELECT count(*) FROM product_change.pc_product_change_history WHERE process_status IN ('COMPLETED', 'FAILED', 'PENDING')
+		   AND kos_request_data IS NOT NULL)`).Scan(&others, &kosChanges, &allowed); err != nil {
+		t.Fatal(err)
+	}
+	if others != 0 || kosChanges > allowed {
+		t.Errorf("refused callers left %d change rows; KOS saw %d changes for %d that passed", others, kosChanges, allowed)
 	}
 	// KOS-Mock's routes need no token (SPEC §3.4).
 	for name, route := range kosMockRoutes {

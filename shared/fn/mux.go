@@ -40,7 +40,7 @@ func Build(ctx context.Context, env *Env, services []Service, only string) (*App
 	app := &App{env: env}
 	mux := http.NewServeMux()
 	paths := http.NewServeMux() // path-only patterns: tells 405 from 404
-	seenPath := map[string]bool{}
+	allow := map[string][]string{} // path pattern → its methods (405's Allow header)
 	rootName := "phonebill"
 	var cors []corsRule
 	mounted := 0
@@ -70,9 +70,12 @@ func Build(ctx context.Context, env *Env, services []Service, only string) (*App
 				continue
 			}
 			mux.Handle(rt.Method+" "+rt.Path, h)
-			if !seenPath[rt.Path] {
-				seenPath[rt.Path] = true
+			if _, seen := allow[rt.Path]; !seen {
 				paths.Handle(rt.Path, http.NotFoundHandler())
+			}
+			allow[rt.Path] = append(allow[rt.Path], rt.Method)
+			if rt.Method == http.MethodGet {
+				allow[rt.Path] = append(allow[rt.Path], http.MethodHead) // ServeMux serves HEAD for GET
 			}
 			mounted++
 		}
@@ -83,8 +86,8 @@ func Build(ctx context.Context, env *Env, services []Service, only string) (*App
 			// Both spellings: without the exact one ServeMux would redirect
 			// "/prefix" to "/prefix/" instead of answering 404/405.
 			p = strings.TrimSuffix(p, "/")
-			mux.Handle(p, withStyle(svc.Style, notFound(paths)))
-			mux.Handle(p+"/", withStyle(svc.Style, notFound(paths)))
+			mux.Handle(p, withStyle(svc.Style, notFound(paths, allow)))
+			mux.Handle(p+"/", withStyle(svc.Style, notFound(paths, allow)))
 			cors = append(cors, corsRule{prefix: p, anyOrigin: svc.AllowAnyOrigin})
 		}
 		if svc.Function != "" && only == svc.Function {
@@ -105,7 +108,7 @@ func Build(ctx context.Context, env *Env, services []Service, only string) (*App
 	mux.Handle("GET /health/readiness", jsonHealth(rootName))
 	mux.Handle("GET /health/liveness", jsonHealth(rootName))
 	mux.Handle("GET /metrics", env.Metrics.Handler())
-	mux.Handle("/", withStyle(style, notFound(paths)))
+	mux.Handle("/", withStyle(style, notFound(paths, allow)))
 
 	var h http.Handler = mux
 	h = httpx.LimitBody(env.Settings.HTTP.MaxBodyBytes, h)
@@ -148,11 +151,15 @@ func withStyle(s httpx.Style, next http.Handler) http.Handler {
 	})
 }
 
-// notFound answers 405 when the path exists under another method, else 404,
-// in the envelope of the service that owns the prefix.
-func notFound(paths *http.ServeMux) http.Handler {
+// notFound answers 405 (with the Allow header RFC 9110 requires) when the
+// path exists under another method, else 404, in the envelope of the
+// service that owns the prefix.
+func notFound(paths *http.ServeMux, allow map[string][]string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := paths.Handler(r); pattern != "" {
+			methods := slices.Clone(allow[pattern])
+			slices.Sort(methods)
+			w.Header().Set("Allow", strings.Join(slices.Compact(methods), ", "))
 			httpx.WriteError(w, r, nil, &httpx.Error{Kind: httpx.KindMethod, Code: "METHOD_NOT_ALLOWED", Message: httpx.MsgMethod})
 			return
 		}

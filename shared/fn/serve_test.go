@@ -83,6 +83,9 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 		if len(acao) == 1 && acao[0] == "*" && rec.Header().Get("Access-Control-Allow-Credentials") == "true" {
 			t.Errorf("%s %s: wildcard origin with credentials", c.method, c.path)
 		}
+		if allow := rec.Header().Get("Allow"); (c.status == 405) != (allow != "") || (c.status == 405 && allow != "GET, HEAD") {
+			t.Errorf("%s %s: Allow %q (status %d), want \"GET, HEAD\" on 405 only", c.method, c.path, allow, rec.Code)
+		}
 	}
 }
 
