@@ -39,7 +39,7 @@ type startedService struct {
 func Build(ctx context.Context, env *Env, services []Service, only string) (*App, error) {
 	app := &App{env: env}
 	mux := http.NewServeMux()
-	paths := http.NewServeMux() // path-only patterns: tells 405 from 404
+	paths := http.NewServeMux()    // path-only patterns: tells 405 from 404
 	allow := map[string][]string{} // path pattern → its methods (405's Allow header)
 	rootName := "phonebill"
 	var cors []corsRule
