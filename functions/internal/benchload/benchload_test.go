@@ -161,3 +161,14 @@ func TestQuantileAndEnv(t *testing.T) {
 		t.Fatalf("environ = %v", env)
 	}
 }
+
+// The median round by throughput is reported, with the spread and the
+// errors of every round.
+func TestMedianRound(t *testing.T) {
+	rs := []stepResult{{RPS: 30, Requests: 100, Errors: 1, FirstErr: "a"}, {RPS: 10, Requests: 50}, {RPS: 20, Requests: 80, P99: time.Second}}
+	m := medianRound(rs)
+	if m.RPS != 20 || m.P99 != time.Second || m.RPSMin != 10 || m.RPSMax != 30 || m.Rounds != 3 ||
+		m.Errors != 1 || m.Requests != 230 || m.FirstErr != "a" {
+		t.Fatalf("medianRound = %+v", m)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -44,17 +45,20 @@ type step struct {
 // stepResult is what one step measured.
 type stepResult struct {
 	step
-	Requests    int
-	Errors      int
-	FirstErr    string
-	Elapsed     time.Duration
-	RPS         float64
-	P50, P99    time.Duration
-	Max         time.Duration
-	CPUPerReq   time.Duration // server CPU time per request (user+system)
-	PGPerReq    time.Duration // PostgreSQL's CPU time per request (all its processes)
-	RedisPerReq time.Duration
-	ServerCPU   float64 // server cores busy on average
+	Requests int
+	Errors   int
+	FirstErr string
+	Elapsed  time.Duration
+	RPS      float64
+	P50, P99 time.Duration
+	Max      time.Duration
+	// Rounds is how many rounds were run; RPSMin and RPSMax their spread.
+	Rounds         int
+	RPSMin, RPSMax float64
+	CPUPerReq      time.Duration // server CPU time per request (user+system)
+	PGPerReq       time.Duration // PostgreSQL's CPU time per request (all its processes)
+	RedisPerReq    time.Duration
+	ServerCPU      float64 // server cores busy on average
 }
 
 // runStep warms the route, then attacks it closed-loop with a fixed number
@@ -181,4 +185,23 @@ var nonWord = regexp.MustCompile(`[^a-z0-9]+`)
 // slug turns a step name into a file name.
 func slug(s string) string {
 	return strings.Trim(nonWord.ReplaceAllString(strings.ToLower(s), "-"), "-")
+}
+
+// medianRound returns the round of median throughput, with the spread of
+// all rounds and the sum of their errors.
+func medianRound(rs []stepResult) stepResult {
+	sorted := slices.Clone(rs)
+	slices.SortFunc(sorted, func(a, b stepResult) int { return cmp.Compare(a.RPS, b.RPS) })
+	m := sorted[(len(sorted)-1)/2]
+	m.Rounds, m.RPSMin, m.RPSMax = len(rs), sorted[0].RPS, sorted[len(sorted)-1].RPS
+	errs, reqs := 0, 0
+	for _, r := range rs {
+		errs += r.Errors
+		reqs += r.Requests
+		if m.FirstErr == "" {
+			m.FirstErr = r.FirstErr
+		}
+	}
+	m.Errors, m.Requests = errs, reqs
+	return m
 }

@@ -54,6 +54,7 @@ type options struct {
 	pprof              bool
 	only               string
 	dbParams           string
+	rounds             int
 	full               string
 }
 
@@ -63,7 +64,7 @@ func main() {
 	flag.StringVar(&o.doc, "doc", "", "write the report between the bench markers of this file (e.g. docs/benchmarks.md)")
 	flag.StringVar(&o.gobench, "gobench", "", "output of `go test -bench` to include in the report")
 	flag.DurationVar(&o.load.Warmup, "warmup", 500*time.Millisecond, "unmeasured warm-up per load step")
-	flag.DurationVar(&o.load.Duration, "duration", 4*time.Second, "measured time per load step")
+	flag.DurationVar(&o.load.Duration, "duration", 3*time.Second, "measured time per load step")
 	flag.IntVar(&o.load.MaxRequests, "max-requests", 100_000, "request bound per load step")
 	flag.IntVar(&o.load.Concurrency, "concurrency", 16, "closed-loop workers (connections) per load step")
 	flag.StringVar(&o.latencyScale, "latency-scale", "0.01", "KOS_MOCK_LATENCY_SCALE of the load run")
@@ -76,6 +77,7 @@ func main() {
 	flag.IntVar(&o.cold.LoadWorkers, "rss-workers", 8, "workers of that load")
 	flag.BoolVar(&o.skipLoad, "skip-load", false, "skip the load run")
 	flag.BoolVar(&o.skipCold, "skip-coldstart", false, "skip the cold starts")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds over all load steps; each step reports its median round")
 	flag.StringVar(&o.dbParams, "db-params", "", "extra DATABASE_URL query parameters of the servers, e.g. default_query_exec_mode=cache_statement")
 	flag.StringVar(&o.only, "only", "", "run only the load steps whose name matches this regular expression")
 	flag.BoolVar(&o.pprof, "pprof", false, "load the all-in-one with net/http/pprof and save a CPU profile per step in bin/bench/profiles")
@@ -380,23 +382,35 @@ func loadRun(ctx context.Context, o options, base, common map[string]string, bas
 	if err != nil {
 		return nil, fmt.Errorf("-only: %w", err)
 	}
-	var out []stepResult
+	var selected []step
 	for _, s := range steps {
-		if !only.MatchString(s.Name) {
-			continue
+		if only.MatchString(s.Name) {
+			if s.PID == 0 {
+				s.PID = aio.pid()
+			}
+			selected = append(selected, s)
 		}
-		if s.PID == 0 {
-			s.PID = aio.pid()
+	}
+	// Rounds go over every step in turn, so baselines and endpoints share
+	// whatever else the machine does; each step reports its median round.
+	rounds := make([][]stepResult, len(selected))
+	for round := range max(1, o.rounds) {
+		for i, s := range selected {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			r := runStep(ctx, s, o.load)
+			logf("round %d %-40s %8.0f req/s p50 %-10v p99 %-10v errors %d/%d %s", round+1, s.Name, r.RPS, r.P50, r.P99,
+				r.Errors, r.Requests, r.FirstErr)
+			rounds[i] = append(rounds[i], r)
+			if aio.exited() || bl.exited() {
+				return nil, errors.New("a server exited during the load run")
+			}
 		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		r := runStep(ctx, s, o.load)
-		logf("%-40s %8.0f req/s p50 %-10v p99 %-10v errors %d/%d %s", s.Name, r.RPS, r.P50, r.P99, r.Errors, r.Requests, r.FirstErr)
-		out = append(out, r)
-		if aio.exited() || bl.exited() {
-			return out, errors.New("a server exited during the load run")
-		}
+	}
+	out := make([]stepResult, len(selected))
+	for i, rs := range rounds {
+		out[i] = medianRound(rs)
 	}
 	return out, nil
 }

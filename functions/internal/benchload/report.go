@@ -85,12 +85,17 @@ func (r *report) markdown() string {
 		m.CPUModel, m.CPUs, m.Go, m.Kernel)
 	p("Commands: `make bench` = `go test -run '^$' -bench . -benchmem -benchtime 1s -p 1` over the packages that have\n"+
 		"benchmarks, then `go run ./functions/internal/benchload -gobench bin/bench/go-bench.txt -doc docs/benchmarks.md`.\n"+
-		"Load steps: closed loop, %d connections, %v warm-up + %v measured (at most %d requests) each; the all-in-one runs\n"+
+		"Load steps: closed loop, %d connections, %v warm-up + %v measured (at most %d requests) each, %d rounds over all\n"+
+		"steps (each step shows its median round; errors and requests are summed over the rounds); the all-in-one runs\n"+
 		"with config/local.env, a scratch database (`pb_bench_<rand>`, dropped afterwards), its own Redis key prefix,\n"+
 		"KOS_MOCK_ERROR_RATE=0, KOS_MOCK_DELAY_RATE=0, KOS_MOCK_LATENCY_SCALE=%s. Load generator, servers, PostgreSQL and\n"+
 		"Redis share the same %d cores.\n\n",
-		r.Opts.load.Concurrency, r.Opts.load.Warmup, r.Opts.load.Duration, r.Opts.load.MaxRequests, r.Opts.latencyScale, m.CPUs)
+		r.Opts.load.Concurrency, r.Opts.load.Warmup, r.Opts.load.Duration, r.Opts.load.MaxRequests, max(1, r.Opts.rounds),
+		r.Opts.latencyScale, m.CPUs)
 
+	if sum := r.summary(); sum != "" {
+		p("**Targets** (this run): %s\n\n", sum)
+	}
 	if len(r.Load) > 0 {
 		r.loadTable(p)
 	}
@@ -109,7 +114,7 @@ func (r *report) loadTable(p func(string, ...any)) {
 		byName[s.Name] = s
 	}
 	p("### Load: endpoints next to their baselines (same run, same generator)\n\n")
-	p("| endpoint | req/s | p50 | p99 | CPU / req: server, PostgreSQL, Redis | errors | read against | throughput ratio | p99 ratio | what it does beyond the baseline |\n")
+	p("| endpoint | req/s (rounds' range) | p50 | p99 | CPU / req: server, PostgreSQL, Redis | errors | read against | throughput ratio | p99 ratio | what it does beyond the baseline |\n")
 	p("|---|---:|---:|---:|---:|---:|---|---:|---:|---|\n")
 	for _, s := range r.Load {
 		ratio, p99r, against := "", "", ""
@@ -126,7 +131,11 @@ func (r *report) loadTable(p func(string, ...any)) {
 			against = "(baseline)"
 		}
 		errs := fmt.Sprintf("%d/%d", s.Errors, s.Requests)
-		p("| %s | %.0f | %s | %s | %s, %s, %s | %s | %s | %s | %s | %s |\n", s.Name, s.RPS, ms(s.P50), ms(s.P99), us(s.CPUPerReq),
+		rps := fmt.Sprintf("%.0f", s.RPS)
+		if s.Rounds > 1 {
+			rps = fmt.Sprintf("%.0f (%.0f–%.0f)", s.RPS, s.RPSMin, s.RPSMax)
+		}
+		p("| %s | %s | %s | %s | %s, %s, %s | %s | %s | %s | %s | %s |\n", s.Name, rps, ms(s.P50), ms(s.P99), us(s.CPUPerReq),
 			us(s.PGPerReq), us(s.RedisPerReq), errs, against, ratio, p99r, s.Note)
 	}
 	p("\nThroughput ratio = endpoint req/s ÷ baseline req/s; p99 ratio = endpoint p99 ÷ baseline p99. CPU / req is the\n"+
@@ -280,4 +289,71 @@ func writeSection(path, md string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// summary counts the functions that meet each target.
+func (r *report) summary() string {
+	var parts []string
+	for _, s := range r.Load {
+		if s.Baseline == "bcrypt bound" && r.Bcrypt > 0 && s.RPS > 0 {
+			bound := float64(r.Machine.CPUs) / r.Bcrypt.Seconds()
+			parts = append(parts, fmt.Sprintf("login %.0f %% of cores ÷ bcrypt %s", 100*s.RPS/bound, mark(s.RPS >= loginShare*bound)))
+		}
+	}
+	var bareReady time.Duration
+	for _, c := range r.Cold {
+		if c.Name == "bare" && len(c.Ready) > 0 {
+			bareReady = median(c.Ready)
+		}
+	}
+	var n, ready, real, realN, idle, load, size int
+	for _, c := range r.Cold {
+		if c.Name == "bare" || len(c.Ready) == 0 {
+			continue
+		}
+		n++
+		if float64(median(c.Ready)) <= readyVsBare*float64(bareReady) {
+			ready++
+		}
+		if !strings.Contains(c.Probe.Note, "bcrypt") {
+			realN++
+			if median(c.Real) <= realBudget {
+				real++
+			}
+		}
+		if c.IdleRSS > 0 && c.IdleRSS <= idleRSSLimit {
+			idle++
+		}
+		if c.LoadHWM > 0 && c.LoadHWM <= loadRSSLimit {
+			load++
+		}
+		if c.Size <= sizeLimit {
+			size++
+		}
+	}
+	if n > 0 {
+		parts = append(parts,
+			fmt.Sprintf("ready ≤ 2× bare: %d/%d", ready, n),
+			fmt.Sprintf("real route ≤ 30 ms: %d/%d (bcrypt routes excluded)", real, realN),
+			fmt.Sprintf("idle RSS ≤ 20 MiB: %d/%d", idle, n),
+			fmt.Sprintf("peak RSS after load ≤ 48 MiB: %d/%d", load, n),
+			fmt.Sprintf("binary ≤ 20 MiB: %d/%d", size, n))
+	}
+	failed := 0
+	for _, c := range r.Cold {
+		if c.Err != "" {
+			failed++
+		}
+	}
+	errs := 0
+	for _, s := range r.Load {
+		errs += s.Errors
+	}
+	if len(r.Load) > 0 {
+		parts = append(parts, fmt.Sprintf("load errors: %d", errs))
+	}
+	if failed > 0 {
+		parts = append(parts, fmt.Sprintf("cold-start failures: %d", failed))
+	}
+	return strings.Join(parts, "; ")
 }
