@@ -295,3 +295,40 @@ func pct(n, of int) string {
 	}
 	return strconv.FormatFloat(100*float64(n)/float64(of), 'f', 1, 64) + " %"
 }
+
+// kosCalls reads phonebill_kos_calls_total from /metrics: calls by
+// operation and outcome (ok, business_failure, system_error, timeout, ...).
+func (k *kit) kosCalls() map[string]map[string]int {
+	out := map[string]map[string]int{}
+	res, err := k.c.Get(k.sys.base + "/metrics")
+	if err != nil {
+		return out
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		if !strings.HasPrefix(l, "phonebill_kos_calls_total{") {
+			continue
+		}
+		labels, val, _ := strings.Cut(strings.TrimPrefix(l, "phonebill_kos_calls_total{"), "} ")
+		var op, outcome string
+		for _, kv := range strings.Split(labels, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			v = strings.Trim(v, `"`)
+			switch k {
+			case "op":
+				op = v
+			case "outcome":
+				outcome = v
+			}
+		}
+		n, _ := strconv.ParseFloat(val, 64)
+		if out[op] == nil {
+			out[op] = map[string]int{}
+		}
+		out[op][outcome] += int(n)
+	}
+	return out
+}

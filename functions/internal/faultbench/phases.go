@@ -32,6 +32,7 @@ type kosMix struct {
 	OverDeadline     int // answers later than REQUEST_DEADLINE_MS + 100 ms
 	NearClient       int // answers later than 9.5 s (the client gives up at 10 s)
 	MetricChanges    []string
+	KOSCalls         map[string]map[string]int // by op and outcome, over the whole phase (warm-up included)
 	LogTransitions   []string
 	Load1            string
 }
@@ -95,6 +96,7 @@ func phaseKOSMix(ctx context.Context, k *kit, d time.Duration, inqRate, chgRate 
 		}
 	}
 	res.MetricChanges = w.seen()
+	res.KOSCalls = k.kosCalls()
 	_ = k.sys.aio.stop(30 * time.Second)
 	res.LogTransitions, _ = breakerLogLines(logPath)
 	return res, nil
@@ -333,6 +335,7 @@ func toSamples(lat []time.Duration) []sample {
 type crashRun struct {
 	Samples        []sample
 	Change         stats
+	Rows           int // change rows the phase's requests created
 	Kills          []time.Duration
 	DupDeliveries  int
 	DupStatuses    map[int]int
@@ -396,6 +399,10 @@ func phaseCrash(ctx context.Context, k *kit, d time.Duration, killAt []time.Dura
 	})
 	res.Samples = rec.all()
 	res.Change = summarize(res.Samples, nil)
+	if err := k.pool.QueryRow(ctx, `SELECT count(*) FROM product_change.pc_product_change_history
+		WHERE line_number = ANY($1)`, lines).Scan(&res.Rows); err != nil {
+		return nil, err
+	}
 
 	// Duplicates: every change.requested event, 5× in a row and 5× at once.
 	dups, err := k.requestedEvents(ctx)

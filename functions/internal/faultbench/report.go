@@ -119,6 +119,23 @@ func (r *report) markdown(root string) string {
 	p("* %s No answer later than the request deadline (8 s, KOS retries included) + 100 ms: %d over 8.1 s; "+
 		"%s none near the client's 10 s: %d over 9.5 s (slowest %s).", check(a.OverDeadline == 0), a.OverDeadline,
 		check(a.NearClient == 0), a.NearClient, dur(max(a.Inquiry.Max, a.Change.Max)))
+	var ops []string
+	for op, oc := range a.KOSCalls {
+		total := 0
+		for _, n := range oc {
+			total += n
+		}
+		var parts []string
+		for o, n := range oc {
+			parts = append(parts, fmt.Sprintf("%s %s", o, pct(n, total)))
+		}
+		sort.Strings(parts)
+		ops = append(ops, fmt.Sprintf("%s %d (%s)", op, total, strings.Join(parts, ", ")))
+	}
+	sort.Strings(ops)
+	p("* KOS calls the services made (every attempt, warm-up included; `phonebill_kos_calls_total`): %s. "+
+		"`business_failure` is KOS's own refusal (an answer), `system_error` the mix's `9999`, retried by reads "+
+		"within the budget.", strings.Join(ops, "; "))
 	tr := "none"
 	if len(a.LogTransitions) > 0 {
 		tr = fmt.Sprintf("%d (%s)", len(a.LogTransitions), strings.Join(a.LogTransitions, ", "))
@@ -215,7 +232,9 @@ func (r *report) markdown(root string) string {
 	p("")
 	p("| | count |")
 	p("|---|---|")
-	p("| client answers | %s |", d.Change.outcomes())
+	p("| client answers (phase d) | %s |", d.Change.outcomes())
+	p("| change rows phase d's requests created | %d (the other %d never got one: they met the closed port of a killed server, or died before their first commit) |",
+		d.Rows, d.Change.N-d.Rows)
 	p("| change rows (pc_product_change_history) | %d: %s |", l.Changes, mapString(l.ByStatus))
 	p("| changes KOS applied (kos_mock.processing_results SUCCESS) / refused | %d / %d |", l.KOSApplied, l.KOSRefused)
 	p("| lost: COMPLETED without a KOS success, or applied at KOS and not COMPLETED | **%d** %s |", l.Lost, check(l.Lost == 0))
