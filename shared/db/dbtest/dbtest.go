@@ -122,6 +122,20 @@ func template(ctx context.Context) (string, error) {
 	if err != nil || ready {
 		return name, err
 	}
+	// Templates of older SQL or months are not needed any more: every test
+	// binary of one run shares this name.
+	old, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'pbt\_tmpl\_%' AND datname <> $1`, name)
+	if err != nil {
+		return "", err
+	}
+	stale, err := pgx.CollectRows(old, pgx.RowTo[string])
+	if err != nil {
+		return "", err
+	}
+	for _, s := range stale {
+		_, _ = admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{s}.Sanitize()+" WITH IS_TEMPLATE false")
+		_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{s}.Sanitize()+" WITH (FORCE)")
+	}
 	// A half-built template from a crashed run is rebuilt.
 	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
 		return "", err
