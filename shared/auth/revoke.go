@@ -84,7 +84,7 @@ type Revoked struct {
 // others do one primary-key lookup. Returns ErrStoresDown when neither store
 // can answer.
 func (r *Revocations) IsRevoked(ctx context.Context, jti string) (bool, error) {
-	if r.cache != nil && !r.stale.Load() {
+	if r.cache != nil && !r.stale.Load() && !r.cache.Down() {
 		n, err := lookupScript.Run(ctx, r.cache.Client(), []string{r.cache.Key(revokedKey)}, jti).Int()
 		switch {
 		case err == nil && n >= 0:
@@ -97,7 +97,7 @@ func (r *Revocations) IsRevoked(ctx context.Context, jti string) (bool, error) {
 				}
 			}
 		default:
-			r.cache.Failed(ctx, "revocation lookup", err)
+			r.cache.RedisFailed(ctx, "revocation lookup", err)
 		}
 	}
 	return r.lookup(ctx, jti)
@@ -255,6 +255,9 @@ func (r *Revocations) repairLater(until time.Time) {
 }
 
 func (r *Revocations) mirror(ctx context.Context, members []redis.Z) error {
+	if r.cache.Down() {
+		return cache.ErrDown // not mirrored: the caller invalidates the set
+	}
 	args := make([]any, 0, 1+2*len(members))
 	args = append(args, r.now().Unix())
 	for _, m := range members {

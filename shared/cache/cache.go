@@ -22,6 +22,32 @@ type Cache struct {
 	prefix  string
 	log     *slog.Logger
 	lastLog atomic.Int64 // unix seconds of the last "redis unavailable" log
+	// downUntil (unix nanoseconds): after a connection failure Redis is
+	// skipped for a short cool-down, so a black-holed Redis costs one timeout
+	// per cool-down instead of one per command of every request.
+	downUntil atomic.Int64
+}
+
+// coolDown is how long Redis is skipped after a connection failure.
+const coolDown = time.Second
+
+// ErrDown is returned by the calls that report errors (DelMatch) while Redis
+// is skipped after a connection failure.
+var ErrDown = errors.New("cache: redis unavailable (cooling down)")
+
+// Down reports whether Redis is being skipped after a connection failure;
+// callers with their own Redis commands (the revocation mirror) check it.
+func (c *Cache) Down() bool { return time.Now().UnixNano() < c.downUntil.Load() }
+
+// connFailure tells a broken connection (timeout, refused, pool exhausted)
+// from an answer Redis gave (a miss, an error reply) or a caller that left.
+func connFailure(err error) bool {
+	var reply redis.Error
+	switch {
+	case err == nil, errors.Is(err, redis.Nil), errors.Is(err, context.Canceled), errors.As(err, &reply):
+		return false
+	}
+	return true
 }
 
 // New returns a client for cfg; nothing is dialled until the first command.
@@ -78,11 +104,23 @@ func (c *Cache) Failed(ctx context.Context, op string, err error) {
 	}
 }
 
+// RedisFailed records the failure of a Redis command: a broken connection
+// starts the cool-down (Down), then the failure is logged like Failed.
+func (c *Cache) RedisFailed(ctx context.Context, op string, err error) {
+	if connFailure(err) {
+		c.downUntil.Store(time.Now().Add(coolDown).UnixNano())
+	}
+	c.Failed(ctx, op, err)
+}
+
 // GetBytes returns the raw value of key; any failure is a miss.
 func (c *Cache) GetBytes(ctx context.Context, key string) ([]byte, bool) {
+	if c.Down() {
+		return nil, false
+	}
 	b, err := c.rdb.Get(ctx, c.Key(key)).Bytes()
 	if err != nil {
-		c.Failed(ctx, "get", err)
+		c.RedisFailed(ctx, "get", err)
 		return nil, false
 	}
 	return b, true
@@ -111,12 +149,15 @@ func GetJSON[T any](ctx context.Context, c *Cache, key string) (T, bool) {
 
 // Set stores v as JSON under key for ttl; failures are logged, not returned.
 func (c *Cache) Set(ctx context.Context, key string, v any, ttl time.Duration) {
+	if c.Down() {
+		return
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		c.Failed(ctx, "encode "+key, err)
 		return
 	}
-	c.Failed(ctx, "set", c.rdb.Set(ctx, c.Key(key), b, ttl).Err())
+	c.RedisFailed(ctx, "set", c.rdb.Set(ctx, c.Key(key), b, ttl).Err())
 }
 
 // Del removes keys; failures are logged, not returned.
@@ -124,12 +165,15 @@ func (c *Cache) Del(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
+	if c.Down() {
+		return ErrDown
+	}
 	full := make([]string, len(keys))
 	for i, k := range keys {
 		full[i] = c.Key(k)
 	}
 	err := c.rdb.Del(ctx, full...).Err()
-	c.Failed(ctx, "del", err)
+	c.RedisFailed(ctx, "del", err)
 	return err
 }
 
@@ -137,6 +181,9 @@ func (c *Cache) Del(ctx context.Context, keys ...string) error {
 // prefix) with SCAN, never KEYS. It returns the error so that event
 // consumers can ask for redelivery when Redis is down.
 func (c *Cache) DelMatch(ctx context.Context, pattern string) error {
+	if c.Down() {
+		return ErrDown
+	}
 	iter := c.rdb.Scan(ctx, 0, c.Key(pattern), 200).Iterator()
 	var batch []string
 	for iter.Next(ctx) {
@@ -149,7 +196,7 @@ func (c *Cache) DelMatch(ctx context.Context, pattern string) error {
 		}
 	}
 	if err := iter.Err(); err != nil {
-		c.Failed(ctx, "scan", err)
+		c.RedisFailed(ctx, "scan", err)
 		return err
 	}
 	if len(batch) > 0 {

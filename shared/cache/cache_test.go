@@ -88,3 +88,42 @@ func TestDeadRedisIsAMiss(t *testing.T) {
 		t.Errorf("dead Redis cost %v, want a bounded delay", d)
 	}
 }
+
+// A black-holed Redis (accepts, never answers) costs one timeout per
+// cool-down, not one per command.
+func TestBlackHoledRedisCoolsDown(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close() // hold it open, say nothing
+		}
+	}()
+	c := cache.New(config.Redis{Addr: ln.Addr().String(), KeyPrefix: prefix()}, quiet)
+	defer c.Close()
+	ctx := context.Background()
+	start := time.Now()
+	for range 20 {
+		if _, ok := cache.GetJSON[bill](ctx, c, "k"); ok {
+			t.Fatal("hit from a black hole")
+		}
+	}
+	if !c.Down() {
+		t.Error("Down() = false after timeouts")
+	}
+	if err := c.DelMatch(ctx, "x:*"); err == nil {
+		t.Error("DelMatch succeeded while Redis is down: an eviction would be lost instead of retried")
+	}
+	// 20 commands would cost 20 × ~400 ms without the cool-down.
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("20 reads took %v, want about one timeout", d)
+	}
+}
