@@ -26,13 +26,15 @@ BENCHLOAD = $(GO) run ./functions/internal/benchload
 
 .PHONY: bench-load coldstart
 
-## bench: Go benchmarks, then load (endpoints vs baselines) and cold starts of every function, all in one run;
-## prints the report and writes it between the bench markers of docs/benchmarks.md
+## bench: Go benchmarks, then load (endpoints vs baselines) and cold starts of every function, then the fault
+## runs, all in one run (about 8 minutes on 2 cores); prints the reports and writes them between the bench and
+## faults markers of docs/benchmarks.md
 bench:
 	@mkdir -p $(BIN)/bench
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count=1 -p 1 -timeout 8m \
 		$(BENCH_PKGS) 2>&1 | tee $(BIN)/bench/go-bench.txt
 	$(BENCHLOAD) -gobench $(BIN)/bench/go-bench.txt -doc docs/benchmarks.md $(BENCH_ARGS)
+	$(MAKE) bench-faults
 
 ## bench-load: only the load run (endpoints vs baselines), report printed; BENCH_ARGS=-pprof saves a CPU
 ## profile of each step in bin/bench/profiles
