@@ -165,7 +165,7 @@ func LatencyPNG(w io.Writer, pts []Point, o Options) error {
 		if err != nil {
 			return fmt.Errorf("plot: %w", err)
 		}
-		sc.GlyphStyle = draw.GlyphStyle{Color: fade(c), Radius: vg.Points(1.2), Shape: draw.CircleGlyph{}}
+		sc.GlyphStyle = draw.GlyphStyle{Color: fade(c, len(pts)), Radius: vg.Points(dotRadius(len(pts))), Shape: draw.CircleGlyph{}}
 		p.Add(sc)
 		if line := p99Line(ep, o.BucketMS); len(line) > 1 {
 			l, err := plotter.NewLine(line)
@@ -257,9 +257,24 @@ func minLatency(pts []Point) float64 {
 	return m
 }
 
-// fade makes the dots translucent so the p99 lines stay visible.
-func fade(c color.Color) color.Color {
+// fade makes the dots translucent so the p99 lines stay visible; sparse
+// charts get more opaque dots.
+func fade(c color.Color, n int) color.Color {
 	r, g, b, _ := c.RGBA()
-	const a = 0x50
+	a := uint8(0x50)
+	switch {
+	case n < 2000:
+		a = 0xa0
+	case n < 10000:
+		a = 0x70
+	}
 	return color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: a}
+}
+
+// dotRadius is larger for sparse charts.
+func dotRadius(n int) float64 {
+	if n < 2000 {
+		return 1.8
+	}
+	return 1.2
 }
