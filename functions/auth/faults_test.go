@@ -16,17 +16,6 @@ import (
 	"phonebill/shared/httpx"
 )
 
-// proxy starts a TCP proxy to upstream for the test.
-func proxy(t *testing.T, name, upstream string) *faults.Proxy {
-	t.Helper()
-	p, err := faults.NewProxy(name, upstream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	return p
-}
-
 // proxiedCache is a Redis client with its own key prefix that reaches the
 // shared Redis through p (only this client's connections are ever cut).
 func proxiedCache(t *testing.T, p *faults.Proxy) *cache.Cache {
@@ -67,7 +56,7 @@ func proxiedPool(t *testing.T, dbURL string, p *faults.Proxy) *pgxpool.Pool {
 func TestRevocationSurvivesRedisCut(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	px := proxy(t, "redis", "127.0.0.1:6379")
+	px := faults.StartProxy(t, "redis", "127.0.0.1:6379")
 	srv := e.serveWith(t, e.h.Pool, proxiedCache(t, px))
 	get := func(tok, user string) reply { return call(t, srv.URL, "GET", "/api/v1/users/"+user, tok, nil) }
 
@@ -114,7 +103,7 @@ func TestRevocationSurvivesRedisCut(t *testing.T) {
 func TestPostgresCutAndRecovery(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	px := proxy(t, "postgres", hostOf(t, e.h.DBURL))
+	px := faults.StartProxy(t, "postgres", hostOf(t, e.h.DBURL))
 	srv := e.serveWith(t, proxiedPool(t, e.h.DBURL, px), e.h.Cache)
 	tok, _ := e.mustLogin("testuser01", "test1234")
 	if r := call(t, srv.URL, "GET", "/api/v1/users/testuser01", tok, nil); r.Status != 200 {
@@ -167,7 +156,7 @@ func TestLockSurvivesRestartAndEmptyRedis(t *testing.T) {
 	}
 	until := e.clock.Now().Add(30 * time.Minute)
 	wantLocked(t, e.login("testuser01", "wrong-pass"), until)
-	px := proxy(t, "redis", "127.0.0.1:6379")
+	px := faults.StartProxy(t, "redis", "127.0.0.1:6379")
 	fresh := e.serveWith(t, e.h.Pool, proxiedCache(t, px)) // a new process: nothing in memory, nothing in its Redis
 	wantLocked(t, call(t, fresh.URL, "POST", "/api/v1/auth/login", "", map[string]any{"userId": "testuser01",
 		"password": "test1234"}), until)

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -170,18 +168,7 @@ func (r reply) obj(k string) map[string]any { m, _ := r.Body[k].(map[string]any)
 // sent as is, anything else as JSON) to base.
 func call(t testing.TB, base, method, path, token string, body any) reply {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
+	rd := fntest.Body(t, body)
 	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		t.Fatal(err)

@@ -25,16 +25,6 @@ import (
 	"phonebill/shared/httpx"
 )
 
-func newProxy(t *testing.T, name, upstream string) *faults.Proxy {
-	t.Helper()
-	p, err := faults.NewProxy(name, upstream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	return p
-}
-
 // inquiryResult is one timed inquiry of testuser01's current month.
 func (te *testEnv) timedInquiry(t *testing.T, tok string) (answer, InquiryData, time.Duration) {
 	t.Helper()
@@ -58,7 +48,7 @@ func (te *testEnv) timedInquiry(t *testing.T, tok string) (answer, InquiryData, 
 // Redis is back, the next or second inquiry is a cache hit (checklist #42).
 func TestInquiryThroughRedisFaults(t *testing.T) {
 	t.Parallel()
-	px := newProxy(t, "redis", "127.0.0.1:6379")
+	px := faults.StartProxy(t, "redis", "127.0.0.1:6379")
 	c := cache.New(config.Redis{Addr: px.Addr, KeyPrefix: fmt.Sprintf("billfault%d:", time.Now().UnixNano())}, nil)
 	t.Cleanup(func() {
 		px.Heal()
@@ -131,7 +121,7 @@ func TestInquiryThroughPostgresCut(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		px = newProxy(t, "postgres", u.Host)
+		px = faults.StartProxy(t, "postgres", u.Host)
 		u.Host = px.Addr
 		pool, err := db.Open(context.Background(), config.DB{URL: u.String(), MaxConns: 4})
 		if err != nil {
@@ -198,7 +188,7 @@ func TestInquiryThroughKOSFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			px = newProxy(t, "kos", u.Host)
+			px = faults.StartProxy(t, "kos", u.Host)
 			u.Host = px.Addr
 			k.BaseURL = u.String()
 			k.TimeoutMS = int(timeout / time.Millisecond)

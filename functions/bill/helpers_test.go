@@ -1,7 +1,6 @@
 package bill
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -191,15 +190,7 @@ func (te *testEnv) do(t testing.TB, method, path, token string, body any, hdr ..
 
 func (te *testEnv) doCtx(ctx context.Context, t testing.TB, method, path, token string, body any, hdr ...string) answer {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		buf, _ := json.Marshal(b)
-		rd = bytes.NewReader(buf)
-	}
+	rd := fntest.Body(t, body)
 	req, err := http.NewRequestWithContext(ctx, method, te.srv.URL+path, rd)
 	if err != nil {
 		t.Fatal(err)

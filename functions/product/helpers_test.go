@@ -1,14 +1,12 @@
 package product
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -155,18 +153,7 @@ type response struct {
 // do sends a request; body may be a string (sent as is) or a value (JSON).
 func (r *rig) do(t *testing.T, method, path, token string, body any, headers ...string) response {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(j)
-	}
+	rd := fntest.Body(t, body)
 	req, err := http.NewRequest(method, r.srv.URL+path, rd)
 	if err != nil {
 		t.Fatal(err)

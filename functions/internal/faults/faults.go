@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/Shopify/toxiproxy/v2"
@@ -265,4 +266,16 @@ func (p *Postgres) run(name string, args ...string) error {
 		return fmt.Errorf("faults: %s: %w\n%s", name, err, out.String())
 	}
 	return nil
+}
+
+// StartProxy is NewProxy for a test: it fails the test on error and closes
+// the proxy when the test ends.
+func StartProxy(t testing.TB, name, upstream string) *Proxy {
+	t.Helper()
+	p, err := NewProxy(name, upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
 }
