@@ -20,14 +20,19 @@ import (
 // shared Redis through p (only this client's connections are ever cut).
 func proxiedCache(t *testing.T, p *faults.Proxy) *cache.Cache {
 	t.Helper()
-	c := cache.New(config.Redis{Addr: p.Addr, KeyPrefix: fmt.Sprintf("authfault%d:", time.Now().UnixNano())}, nil)
+	prefix := fmt.Sprintf("authfault%d:", time.Now().UnixNano())
+	c := cache.New(config.Redis{Addr: p.Addr, KeyPrefix: prefix}, nil)
 	t.Cleanup(func() {
 		p.Heal()
 		_ = p.Restore()
+		_ = c.Close()
+		// A direct client: the proxied one may still be cooling down from the
+		// faults and would skip the clean-up.
+		direct := cache.New(config.Redis{Addr: "127.0.0.1:6379", KeyPrefix: prefix}, nil)
+		defer direct.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = c.DelMatch(ctx, "*")
-		_ = c.Close()
+		_ = direct.DelMatch(ctx, "*")
 	})
 	return c
 }
