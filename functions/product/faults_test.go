@@ -100,10 +100,23 @@ func TestChangeSurvivesPostgresCutMidway(t *testing.T) {
 	if err != nil || rep.Recovered != 1 {
 		t.Fatalf("relay: %+v %v", rep, err)
 	}
-	r.clock.Advance(r.cfg.ResendAfter + time.Second)
-	if rep, err = r.p.RunRelay(context.Background()); err != nil || rep.Reemitted != 1 {
-		t.Fatalf("relay re-emission: %+v %v", rep, err)
+	// The recovery's change.requested may reach the worker through the
+	// broker before the sweep's turn; either way the sweep keeps re-emitting
+	// while the row stays PENDING, until the worker settles it.
+	reemitted := 0
+	for range 20 {
+		if r.count(t, `SELECT count(*) FROM product_change.pc_product_change_history
+			WHERE request_id = $1 AND process_status = 'PENDING'`, requestID) == 0 {
+			break
+		}
+		r.clock.Advance(r.cfg.ResendAfter + time.Second)
+		if rep, err = r.p.RunRelay(context.Background()); err != nil {
+			t.Fatalf("relay re-emission: %+v %v", rep, err)
+		}
+		reemitted += rep.Reemitted
+		time.Sleep(100 * time.Millisecond)
 	}
+	t.Logf("sweep re-emissions before the worker settled the change: %d", reemitted)
 	st := r.waitStatus(t, tok, requestID, "COMPLETED", 10*time.Second)
 	if st.ResultCode != "0000" || r.kosChanges(t, requestID) != 1 {
 		t.Fatalf("settled %+v, %d KOS changes", st, r.kosChanges(t, requestID))
