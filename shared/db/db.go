@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"phonebill/shared/config"
+	"phonebill/shared/httpx"
 )
 
 // Open returns a pool for cfg without connecting: the first query dials, so a
@@ -146,14 +147,9 @@ func (c *PoolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.waitDur, prometheus.CounterValue, s.AcquireDuration().Seconds())
 }
 
-// Seoul is the zone of every TIMESTAMP column (SPEC §6: Asia/Seoul local).
-var Seoul = func() *time.Location {
-	loc, err := time.LoadLocation("Asia/Seoul")
-	if err != nil {
-		return time.FixedZone("KST", 9*3600)
-	}
-	return loc
-}()
+// Seoul is the zone of every TIMESTAMP column (SPEC §6: Asia/Seoul local),
+// the same location httpx formats timestamps in (loaded once per process).
+var Seoul = httpx.Seoul()
 
 // Local reads a TIMESTAMP value (a Seoul wall clock that pgx decodes as UTC)
 // as the instant it denotes.

@@ -107,7 +107,7 @@ func createFrom(ctx context.Context, admin *pgx.Conn, name, tmpl string) error {
 // are relative to the month), under an advisory lock shared by every test
 // binary running at the same time.
 func template(ctx context.Context) (string, error) {
-	name := "pbt_tmpl_" + contentHash() + "_" + time.Now().In(seoul()).Format("200601")
+	name := "pbt_tmpl_" + contentHash() + "_" + time.Now().In(db.Seoul).Format("200601")
 	admin, err := pgx.Connect(ctx, AdminURL())
 	if err != nil {
 		return "", fmt.Errorf("connect admin: %w", err)
@@ -189,12 +189,4 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func seoul() *time.Location {
-	loc, err := time.LoadLocation("Asia/Seoul")
-	if err != nil {
-		return time.FixedZone("KST", 9*3600)
-	}
-	return loc
 }
