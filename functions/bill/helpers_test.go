@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"phonebill/functions/internal/kostest"
 	"phonebill/functions/kosmock"
 	"phonebill/shared/cache"
 	"phonebill/shared/config"
@@ -30,17 +31,11 @@ import (
 // request with X-Mock-Scenario), latencies scaled down, and a forced `delay`
 // that stays 1.5 s after scaling so that lowered KOS timeouts can expire.
 func TestMain(m *testing.M) {
-	for k, v := range map[string]string{
-		"KOS_MOCK_ERROR_RATE":       "0",
-		"KOS_MOCK_DELAY_RATE":       "0",
-		"KOS_MOCK_LATENCY_SCALE":    "0.01",
+	kostest.MockEnv(map[string]string{
 		"KOS_MOCK_SLOW_MIN_MS":      "150000",
 		"KOS_MOCK_SLOW_MAX_MS":      "150000",
 		"KOS_MOCK_TIMEOUT_SLEEP_MS": "1500",
-		"KOS_MOCK_SCENARIO_HEADER":  "true",
-	} {
-		os.Setenv(k, v)
-	}
+	})
 	os.Exit(m.Run())
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
+	"phonebill/functions/internal/kostest"
 	"phonebill/functions/kosmock"
 	"phonebill/shared/config"
 	"phonebill/shared/events"
@@ -29,15 +30,10 @@ import (
 // latencies, and a forced `timeout` that stays silent for 1.2 s — longer than
 // the KOS timeout the timeout tests give the Product service.
 func TestMain(m *testing.M) {
-	for k, v := range map[string]string{
-		"KOS_MOCK_ERROR_RATE":       "0",
-		"KOS_MOCK_DELAY_RATE":       "0",
+	kostest.MockEnv(map[string]string{
 		"KOS_MOCK_LATENCY_SCALE":    "0.02",
-		"KOS_MOCK_SCENARIO_HEADER":  "true",
 		"KOS_MOCK_TIMEOUT_SLEEP_MS": "1200",
-	} {
-		os.Setenv(k, v)
-	}
+	})
 	os.Exit(m.Run())
 }
 

@@ -19,16 +19,7 @@ import (
 // TestMain makes KOS-Mock deterministic (patterns only when forced) and fast;
 // a forced delay stays 1.5 s after scaling so a lowered timeout can expire.
 func TestMain(m *testing.M) {
-	for k, v := range map[string]string{
-		"KOS_MOCK_ERROR_RATE":      "0",
-		"KOS_MOCK_DELAY_RATE":      "0",
-		"KOS_MOCK_LATENCY_SCALE":   "0.01",
-		"KOS_MOCK_SLOW_MIN_MS":     "150000",
-		"KOS_MOCK_SLOW_MAX_MS":     "150000",
-		"KOS_MOCK_SCENARIO_HEADER": "true",
-	} {
-		os.Setenv(k, v)
-	}
+	MockEnv(map[string]string{"KOS_MOCK_SLOW_MIN_MS": "150000", "KOS_MOCK_SLOW_MAX_MS": "150000"})
 	os.Exit(m.Run())
 }
 
