@@ -119,22 +119,14 @@ func template(ctx context.Context) (string, error) {
 	defer admin.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(4801202612)")
 	var ready bool
 	err = admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate)`, name).Scan(&ready)
-	if err != nil || ready {
-		return name, err
-	}
-	// Templates of older SQL or months are not needed any more: every test
-	// binary of one run shares this name.
-	old, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'pbt\_tmpl\_%' AND datname <> $1`, name)
 	if err != nil {
 		return "", err
 	}
-	stale, err := pgx.CollectRows(old, pgx.RowTo[string])
-	if err != nil {
-		return "", err
+	if ready {
+		return name, markUsed(ctx, admin, name)
 	}
-	for _, s := range stale {
-		_, _ = admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{s}.Sanitize()+" WITH IS_TEMPLATE false")
-		_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{s}.Sanitize()+" WITH (FORCE)")
+	if err := dropStaleTemplates(ctx, admin, name); err != nil {
+		return "", err
 	}
 	// A half-built template from a crashed run is rebuilt.
 	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
@@ -152,8 +144,50 @@ func template(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("migrate template: %w", err)
 	}
-	_, err = admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH IS_TEMPLATE true")
-	return name, err
+	if _, err = admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH IS_TEMPLATE true"); err != nil {
+		return "", err
+	}
+	return name, markUsed(ctx, admin, name)
+}
+
+// templateIdle is how long a template may go unused before another run drops
+// it. Two checkouts with different SQL (a developer beside CI) share one
+// PostgreSQL: each keeps its own template, and neither drops the other's
+// while it is in use.
+const templateIdle = 6 * time.Hour
+
+// markUsed stamps the template's last use in its comment (the only per-database
+// note PostgreSQL keeps), read back by dropStaleTemplates.
+func markUsed(ctx context.Context, admin *pgx.Conn, name string) error {
+	_, err := admin.Exec(ctx, fmt.Sprintf("COMMENT ON DATABASE %s IS 'pbt used %d'",
+		pgx.Identifier{name}.Sanitize(), time.Now().Unix()))
+	return err
+}
+
+// dropStaleTemplates drops the templates of other SQL or months that no run
+// has used for templateIdle and that nobody is connected to; a template
+// without a use stamp counts as unused since the epoch.
+func dropStaleTemplates(ctx context.Context, admin *pgx.Conn, keep string) error {
+	rows, err := admin.Query(ctx, `
+		SELECT d.datname
+		  FROM pg_database d
+		  LEFT JOIN pg_shdescription c ON c.objoid = d.oid AND c.classoid = 'pg_database'::regclass
+		 WHERE d.datname LIKE 'pbt\_tmpl\_%' AND d.datname <> $1
+		   AND COALESCE(substring(c.description FROM '^pbt used ([0-9]+)$')::bigint, 0) < $2
+		   AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)`,
+		keep, time.Now().Add(-templateIdle).Unix())
+	if err != nil {
+		return err
+	}
+	stale, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, s := range stale {
+		_, _ = admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{s}.Sanitize()+" WITH IS_TEMPLATE false")
+		_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{s}.Sanitize())
+	}
+	return nil
 }
 
 func contentHash() string {
