@@ -892,15 +892,35 @@ func TestMalformedRequests(t *testing.T) {
 		failed(t, 400, "9001", "입력값이 올바르지 않습니다: 청구월 형식이 올바르지 않습니다 (예: 202509)")
 }
 
-// CORS: KOS-Mock allows any origin (the browser calls mock-datas directly).
-func TestAnyOrigin(t *testing.T) {
+// CORS: KOS-Mock answers the browser (mock-datas, available months) under the
+// same allow-list as every other service: the allowed origin is echoed with
+// credentials, any other origin gets no CORS headers, on success, refusals
+// and preflights alike.
+func TestCORSUsesTheAllowList(t *testing.T) {
 	t.Parallel()
 	e := newKOS(t, testSettings())
-	r := e.call(t, "POST", "/api/v1/kos/mock-datas", map[string]string{}, "Origin", "http://elsewhere.example")
-	if got := r.Header.Get("Access-Control-Allow-Origin"); got != "http://elsewhere.example" {
-		t.Errorf("Access-Control-Allow-Origin %q", got)
+	for _, path := range []string{"/api/v1/kos/mock-datas", "/api/v1/kos/bill/available-months/" + lineHong} {
+		method := "POST"
+		var body any = map[string]string{}
+		if strings.Contains(path, "available-months") {
+			method, body = "GET", nil
+		}
+		r := e.call(t, method, path, body, "Origin", "http://localhost:3000")
+		if got := r.Header.Values("Access-Control-Allow-Origin"); len(got) != 1 || got[0] != "http://localhost:3000" ||
+			r.Header.Get("Access-Control-Allow-Credentials") != "true" {
+			t.Errorf("%s from the allowed origin: ACAO %v, credentials %q", path, got,
+				r.Header.Get("Access-Control-Allow-Credentials"))
+		}
+		r = e.call(t, method, path, body, "Origin", "http://elsewhere.example")
+		if got := r.Header.Get("Access-Control-Allow-Origin"); got != "" ||
+			r.Header.Get("Access-Control-Allow-Credentials") != "" {
+			t.Errorf("%s from another origin: ACAO %q, credentials %q", path, got,
+				r.Header.Get("Access-Control-Allow-Credentials"))
+		}
 	}
-	if r.Status != http.StatusBadRequest {
-		t.Errorf("status %d", r.Status)
+	pre := e.call(t, "OPTIONS", "/api/v1/kos/mock-datas", nil, "Origin", "http://elsewhere.example",
+		"Access-Control-Request-Method", "POST")
+	if pre.Status != http.StatusNoContent || pre.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight from another origin: %d, ACAO %q", pre.Status, pre.Header.Get("Access-Control-Allow-Origin"))
 	}
 }

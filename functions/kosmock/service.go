@@ -18,9 +18,8 @@ func Service() fn.Service {
 		Name: "kos-mock", Function: "kos-mock", Style: httpx.StyleKOS,
 		Prefixes: []string{"/api/v1/kos", "/api/v1/bill-inquiry", "/api/v1/product-change",
 			"/api/v1/customer-info", "/api/v1/mock-datas"},
-		HealthPath:     "/api/v1/kos/health",
-		AllowAnyOrigin: true,
-		Start:          start,
+		HealthPath: "/api/v1/kos/health",
+		Start:      start,
 		Routes: []fn.Route{
 			{Name: "kos-bill-inquiry", Method: "POST", Path: "/api/v1/kos/bill/inquiry", Handle: fn.Bind((*Server).BillInquiry)},
 			{Name: "kos-bill-inquiry-seed", Method: "POST", Path: "/api/v1/bill-inquiry", Handle: fn.Bind((*Server).BillInquiry)},

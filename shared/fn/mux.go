@@ -42,7 +42,6 @@ func Build(ctx context.Context, env *Env, services []Service, only string) (*App
 	paths := http.NewServeMux()    // path-only patterns: tells 405 from 404
 	allow := map[string][]string{} // path pattern → its methods (405's Allow header)
 	rootName := "phonebill"
-	var cors []corsRule
 	mounted := 0
 	for _, svc := range services {
 		routes := selectRoutes(svc, only)
@@ -88,7 +87,6 @@ func Build(ctx context.Context, env *Env, services []Service, only string) (*App
 			p = strings.TrimSuffix(p, "/")
 			mux.Handle(p, withStyle(svc.Style, notFound(paths, allow)))
 			mux.Handle(p+"/", withStyle(svc.Style, notFound(paths, allow)))
-			cors = append(cors, corsRule{prefix: p, anyOrigin: svc.AllowAnyOrigin})
 		}
 		if svc.Function != "" && only == svc.Function {
 			rootName = svc.Function
@@ -113,7 +111,8 @@ func Build(ctx context.Context, env *Env, services []Service, only string) (*App
 	var h http.Handler = mux
 	h = httpx.LimitBody(env.Settings.HTTP.MaxBodyBytes, h)
 	h = httpx.Log(env.Log, h)
-	h = corsByPrefix(env.Settings.HTTP.Origins(), cors, h)
+	// One allow-list for every service, KOS-Mock included.
+	h = httpx.CORS(env.Settings.HTTP.Origins(), h)
 	app.Handler = httpx.SecurityHeaders(h)
 	return app, nil
 }
@@ -183,28 +182,4 @@ func serviceHealth(svc Service) http.Handler {
 		})
 	}
 	return jsonHealth(svc.Name)
-}
-
-type corsRule struct {
-	prefix    string
-	anyOrigin bool
-}
-
-// corsByPrefix applies CORS outermost; KOS-Mock's paths allow any origin.
-func corsByPrefix(origins []string, rules []corsRule, next http.Handler) http.Handler {
-	strict := httpx.CORS(origins, false, next)
-	open := httpx.CORS(origins, true, next)
-	var anyPrefixes []string
-	for _, r := range rules {
-		if r.anyOrigin {
-			anyPrefixes = append(anyPrefixes, r.prefix)
-		}
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if slices.ContainsFunc(anyPrefixes, func(p string) bool { return strings.HasPrefix(r.URL.Path, p) }) {
-			open.ServeHTTP(w, r)
-			return
-		}
-		strict.ServeHTTP(w, r)
-	})
 }

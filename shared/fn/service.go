@@ -34,8 +34,6 @@ type Service struct {
 	// set, is its plain-text body (Auth, as in Java).
 	HealthPath string
 	HealthText string
-	// AllowAnyOrigin relaxes CORS for the whole service (KOS-Mock, SPEC §1.4).
-	AllowAnyOrigin bool
 	// Start builds the service value the routes' handlers are bound to. It
 	// must not dial anything: the pool and Redis connect on first use.
 	Start func(ctx context.Context, env *Env) (any, error)

@@ -128,7 +128,7 @@ func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 // stack is the middleware order fn uses: CORS outermost, then logging and
 // recovery, then the body limit.
 func stack(h http.Handler) http.Handler {
-	return httpx.CORS([]string{"http://localhost:3000"}, false, httpx.Log(quiet, httpx.LimitBody(64, h)))
+	return httpx.CORS([]string{"http://localhost:3000"}, httpx.Log(quiet, httpx.LimitBody(64, h)))
 }
 
 func TestDecodeLimitsAndErrors(t *testing.T) {
@@ -221,5 +221,30 @@ func TestFieldsKeepFirstFailure(t *testing.T) {
 	var e *httpx.Error
 	if !errors.As(f.Err(""), &e) || e.Status() != 400 {
 		t.Errorf("Err = %v", f.Err(""))
+	}
+}
+
+// "*" in the allow-list lets any origin read public answers, never with
+// credentials; an origin named beside it keeps them.
+func TestCORSWildcardNeverCarriesCredentials(t *testing.T) {
+	h := httpx.CORS([]string{"*", "http://localhost:3000"}, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	cases := []struct{ origin, acao, creds string }{
+		{"http://evil.example", "*", ""},
+		{"*", "*", ""},
+		{"http://localhost:3000", "http://localhost:3000", "true"},
+		{"", "", ""},
+	}
+	for _, c := range cases {
+		r := httptest.NewRequest("GET", "/api/v1/kos/mock-datas", nil)
+		if c.origin != "" {
+			r.Header.Set("Origin", c.origin)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if got := rec.Header().Values("Access-Control-Allow-Origin"); len(got) > 1 || rec.Header().Get("Access-Control-Allow-Origin") != c.acao ||
+			rec.Header().Get("Access-Control-Allow-Credentials") != c.creds {
+			t.Errorf("Origin %q: ACAO %v credentials %q, want %q %q", c.origin, got,
+				rec.Header().Get("Access-Control-Allow-Credentials"), c.acao, c.creds)
+		}
 	}
 }

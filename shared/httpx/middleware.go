@@ -118,17 +118,25 @@ func Log(lg *slog.Logger, next http.Handler) http.Handler {
 }
 
 // CORS answers preflights with 204 and puts the CORS headers on every
-// response (errors and recovered panics included), so it must be the
-// outermost layer. allowAny is KOS-Mock's rule (any origin).
-func CORS(origins []string, allowAny bool, next http.Handler) http.Handler {
-	allowAll := allowAny || slices.Contains(origins, "*")
+// response (errors and recovered panics included), so it must be outside
+// every layer that can answer. An origin named in origins is echoed with
+// Access-Control-Allow-Credentials; "*" in origins lets any other origin in
+// as a plain wildcard, without credentials: an echoed or wildcard origin
+// with credentials would let any site read a logged-in user's answers.
+func CORS(origins []string, next http.Handler) http.Handler {
+	anyOrigin := slices.Contains(origins, "*")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Add("Vary", "Origin")
 		origin := r.Header.Get("Origin")
-		if origin != "" && (allowAll || slices.Contains(origins, origin)) {
-			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Allow-Credentials", "true")
+		named := origin != "" && origin != "*" && slices.Contains(origins, origin)
+		if named || (origin != "" && anyOrigin) {
+			if named {
+				h.Set("Access-Control-Allow-Origin", origin)
+				h.Set("Access-Control-Allow-Credentials", "true")
+			} else {
+				h.Set("Access-Control-Allow-Origin", "*")
+			}
 			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
 			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-ID, Idempotency-Key, X-Mock-Scenario")
 			h.Set("Access-Control-Expose-Headers", "Idempotent-Replayed, X-Request-ID")

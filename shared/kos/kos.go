@@ -256,13 +256,11 @@ func (c *Client) exchange(ctx context.Context, call Call) (*Response, error) {
 		}
 		body = bytes.NewReader(b)
 	}
-	u := c.base.JoinPath()
-	ref, err := url.Parse(call.Path)
+	u, err := c.url(call.Path)
 	if err != nil {
 		return nil, fmt.Errorf("kos %s: path: %w", call.Op, err)
 	}
-	u = u.ResolveReference(ref)
-	req, err := http.NewRequestWithContext(ctx, call.Method, u.String(), body)
+	req, err := http.NewRequestWithContext(ctx, call.Method, u, body)
 	if err != nil {
 		return nil, fmt.Errorf("kos %s: %w", call.Op, err)
 	}
@@ -307,6 +305,22 @@ func (c *Client) exchange(ctx context.Context, call Call) (*Response, error) {
 		return nil, &Error{Outcome: OutcomeSystemError, Op: call.Op, Resp: &r}
 	}
 	return &r, nil
+}
+
+// url appends a call's path (and query) to the base URL, keeping the base's
+// own path: a carrier gateway such as https://gw.example/kos serves KOS under
+// a prefix, which resolving an absolute path against it would drop.
+func (c *Client) url(pathAndQuery string) (string, error) {
+	ref, err := url.Parse(pathAndQuery)
+	if err != nil {
+		return "", err
+	}
+	if ref.IsAbs() || ref.Host != "" {
+		return "", fmt.Errorf("%q is not a path", pathAndQuery)
+	}
+	u := c.base.JoinPath(ref.Path)
+	u.RawQuery = ref.RawQuery
+	return u.String(), nil
 }
 
 // delay is the n-th backoff with ±50 % jitter, so retries of many callers

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -243,5 +244,37 @@ func TestBreakerTripsOnForcedErrors(t *testing.T) {
 	}
 	if c.BreakerState() != "closed" {
 		t.Fatalf("breaker %s after a good probe", c.BreakerState())
+	}
+}
+
+// A KOS_BASE_URL with a path (a carrier gateway's prefix) keeps it: KOS-Mock
+// served only under that prefix answers reads with a query and writes.
+func TestBaseURLKeepsItsPathPrefix(t *testing.T) {
+	t.Parallel()
+	h := fntest.New(t, nil)
+	kosSrv := h.Serve(t, kosmock.Service())
+	gw := httptest.NewServer(http.StripPrefix("/gw/kos", kosSrv.Config.Handler))
+	t.Cleanup(gw.Close)
+	for _, base := range []string{gw.URL + "/gw/kos", gw.URL + "/gw/kos/"} {
+		c, err := kos.New(kos.Options{Config: config.KOS{BaseURL: base, TimeoutMS: 5000, BreakerFailures: 5,
+			BreakerOpenSeconds: 10}, ServiceName: "MVNO-PRODUCT-CHANGE", Log: h.Log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.Do(context.Background(), kos.Call{Op: "customer_info", Method: "GET",
+			Path: "/api/v1/customer-info?lineNumber=01012345678", RequestID: "REQ_PREFIX"})
+		if err != nil || !resp.OK() {
+			t.Fatalf("base %s: customer-info = %+v, %v", base, resp, err)
+		}
+		var cust struct {
+			LineNumber string `json:"lineNumber"`
+		}
+		if err := resp.Decode(&cust); err != nil || cust.LineNumber != "01012345678" {
+			t.Fatalf("base %s: customer %+v, %v", base, cust, err)
+		}
+		resp, err = c.Do(context.Background(), billCall("01012345678", month(0), "REQ_PREFIX"))
+		if err != nil || !resp.OK() {
+			t.Fatalf("base %s: bill inquiry = %+v, %v", base, resp, err)
+		}
 	}
 }
