@@ -20,7 +20,13 @@ import (
 // shared Redis through p (only this client's connections are ever cut).
 func proxiedCache(t *testing.T, p *faults.Proxy) *cache.Cache {
 	t.Helper()
-	prefix := fmt.Sprintf("authfault%d:", time.Now().UnixNano())
+	return proxiedCacheWithPrefix(t, p, fmt.Sprintf("authfault%d:", time.Now().UnixNano()))
+}
+
+// proxiedCacheWithPrefix is proxiedCache sharing prefix with another client
+// (two processes over one Redis, only this one's connections cut).
+func proxiedCacheWithPrefix(t *testing.T, p *faults.Proxy, prefix string) *cache.Cache {
+	t.Helper()
 	c := cache.New(config.Redis{Addr: p.Addr, KeyPrefix: prefix}, nil)
 	t.Cleanup(func() {
 		p.Heal()

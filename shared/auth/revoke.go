@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,15 +36,22 @@ const (
 var ErrStoresDown = errors.New("auth: revocation stores unavailable")
 
 // lookupScript answers in one round trip: -1 when the mirror is missing
-// (unknown: ask PostgreSQL), 1 when jti is revoked, 0 when it is not.
+// (unknown: ask PostgreSQL); otherwise 1 if jti is a member, plus 2 while the
+// freshness marker says a process that reached PostgreSQL vouches for it.
 var lookupScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 1 end
-return 0`)
+local n = 0
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then n = 1 end
+if redis.call('EXISTS', KEYS[2]) == 1 then n = n + 2 end
+return n`)
 
-// addScript adds revocations only to an existing mirror (a writer never
-// creates a partial set) and trims expired members.
+// addScript publishes revocations to the processes' views (KEYS[2]) and adds
+// them only to an existing mirror (a writer never creates a partial set),
+// trimming expired members.
 var addScript = redis.NewScript(`
+local msg = {}
+for i = 2, #ARGV, 2 do msg[#msg+1] = ARGV[i+1] .. ' ' .. ARGV[i] end
+redis.call('PUBLISH', KEYS[2], table.concat(msg, ' '))
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
 for i = 2, #ARGV, 2 do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i+1]) end
@@ -63,12 +71,19 @@ type Revocations struct {
 	// staleUntil (unix seconds) is when the revocations the mirror missed
 	// have all expired, past which the missing members no longer matter.
 	staleUntil atomic.Int64
+
+	// view is this process's copy of the revoked set (view.go), kept current
+	// by a loop started on the first check and stopped by Close.
+	view        *view
+	startOnce   sync.Once
+	stop        context.CancelFunc
+	lastSyncLog atomic.Int64
 }
 
 // NewRevocations returns a checker over pool and c (c may be nil: every check
 // then costs one primary-key lookup).
 func NewRevocations(pool *pgxpool.Pool, c *cache.Cache, lg *slog.Logger) *Revocations {
-	return &Revocations{pool: pool, cache: c, log: lg, now: time.Now}
+	return &Revocations{pool: pool, cache: c, log: lg, now: time.Now, view: newView()}
 }
 
 // Revoked is one token id to revoke.
@@ -79,16 +94,28 @@ type Revoked struct {
 	ExpiresAt time.Time
 }
 
-// IsRevoked reports whether jti was revoked. The mirror answers when it
-// exists; otherwise one reader wins the rebuild lock and rebuilds it while the
-// others do one primary-key lookup. Returns ErrStoresDown when neither store
-// can answer.
+// IsRevoked reports whether jti was revoked. The process's view answers
+// while it is confirmed (view.go). Otherwise the mirror answers while it
+// exists and is vouched for; a missing mirror is rebuilt by the one reader
+// that wins the rebuild lock while the others, like every reader of a mirror
+// nobody vouches for, do one primary-key lookup. Only when PostgreSQL cannot
+// answer does an unvouched mirror's "not revoked" stand. Returns
+// ErrStoresDown when neither store can answer.
 func (r *Revocations) IsRevoked(ctx context.Context, jti string) (bool, error) {
+	r.startOnce.Do(r.startView)
+	if revoked, known := r.view.check(jti); known {
+		return revoked, nil
+	}
+	unvouched := false
 	if r.cache != nil && !r.stale.Load() && !r.cache.Down() {
-		n, err := lookupScript.Run(ctx, r.cache.Client(), []string{r.cache.Key(revokedKey)}, jti).Int()
+		keys := []string{r.cache.Key(revokedKey), r.cache.Key(freshKey)}
+		n, err := lookupScript.Run(ctx, r.cache.Client(), keys, jti).Int()
 		switch {
 		case err == nil && n >= 0:
-			return n == 1, nil
+			if n&1 == 1 || n == 2 {
+				return n&1 == 1, nil
+			}
+			unvouched = true
 		case err == nil:
 			won, lerr := r.cache.Client().SetNX(ctx, r.cache.Key(rebuildLockKey), "1", 10*time.Second).Result()
 			if lerr == nil && won {
@@ -100,7 +127,13 @@ func (r *Revocations) IsRevoked(ctx context.Context, jti string) (bool, error) {
 			r.cache.RedisFailed(ctx, "revocation lookup", err)
 		}
 	}
-	return r.lookup(ctx, jti)
+	revoked, err := r.lookup(ctx, jti)
+	if err != nil && unvouched {
+		// PostgreSQL is unreachable from here, so no revocation can have
+		// committed through this process; the mirror is the best record left.
+		return false, nil
+	}
+	return revoked, err
 }
 
 func (r *Revocations) lookup(ctx context.Context, jti string) (bool, error) {
@@ -186,9 +219,13 @@ func (r *Revocations) Add(ctx context.Context, tx pgx.Tx, revs ...Revoked) error
 	return nil
 }
 
-// Mirror copies committed revocations to Redis. If that fails the mirror is
+// Mirror adds committed revocations to this process's view, then copies them
+// to Redis and publishes them to the other processes' views. If that fails the mirror is
 // dropped, so readers fall back to PostgreSQL instead of trusting a stale set.
 func (r *Revocations) Mirror(ctx context.Context, revs ...Revoked) {
+	for _, v := range revs {
+		r.view.add(v.JTI, v.ExpiresAt.Unix())
+	}
 	if r.cache == nil || len(revs) == 0 {
 		return
 	}
@@ -263,5 +300,6 @@ func (r *Revocations) mirror(ctx context.Context, members []redis.Z) error {
 	for _, m := range members {
 		args = append(args, m.Score, m.Member)
 	}
-	return addScript.Run(ctx, r.cache.Client(), []string{r.cache.Key(revokedKey)}, args...).Err()
+	keys := []string{r.cache.Key(revokedKey), r.cache.Key(channelKey)}
+	return addScript.Run(ctx, r.cache.Client(), keys, args...).Err()
 }

@@ -138,10 +138,13 @@ func (e *Env) Guard(ctx context.Context) (*auth.Guard, error) {
 	return e.guard, nil
 }
 
-// Close releases the pool and the Redis client.
+// Close stops the revocation view and releases the pool and the Redis client.
 func (e *Env) Close() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.guard != nil {
+		e.guard.Revocations().Close()
+	}
 	if e.pool != nil {
 		e.pool.Close()
 	}
