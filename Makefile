@@ -81,3 +81,14 @@ deploy-fn:
 ## openapi: copy docs/openapi.yaml to the all-in-one's embedded copy (served at /api/v1/openapi.yaml)
 openapi:
 	cp docs/openapi.yaml functions/phonebill/openapi.yaml
+
+.PHONY: cluster cluster-down
+
+## cluster: build (cached in bin/cluster) and start a single-node Kubernetes on this machine (root; see
+## docs/operations.md); kubeconfig bin/cluster/run/admin.kubeconfig
+cluster:
+	./scripts/cluster/cluster.sh up
+
+## cluster-down: stop everything `make cluster` started and remove what it created (binaries stay cached)
+cluster-down:
+	./scripts/cluster/cluster.sh down

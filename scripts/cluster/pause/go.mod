@@ -1,0 +1,3 @@
+module phonebill.local/cluster/pause
+
+go 1.25.0
