@@ -355,18 +355,18 @@ down() {
 		done
 	fi
 	for p in /proc/[0-9]*; do
-		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-address $CTRD_SOCK"; then
+		if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "-address $CTRD_SOCK"; then
 			kill -9 "${p#/proc/}" 2>/dev/null || true
 		fi
 	done
 	for n in coredns kube-proxy kube-scheduler kube-controller-manager kube-apiserver etcd containerd; do stop "$n"; done
 	step cleanup "mounts, network namespaces, iptables rules, $BRIDGE"
 	# Mounts under this cluster's own directories only, deepest first.
-	grep -F " $RUN/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+	for m in $(awk -v r="$RUN/" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^cni-' || true); do ip netns delete "$ns" 2>/dev/null || true; done
 	[ -x "$BIN/kube-proxy" ] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
 	for tbl in filter nat mangle; do
-		iptables -t "$tbl" -S 2>/dev/null | grep -E '^-A .*(KUBE-|CNI-)' | sed 's/^-A/-D/' | while read -r r; do
+		iptables -t "$tbl" -S 2>/dev/null | { grep -E '^-A .*(KUBE-|CNI-)' || true; } | sed 's/^-A/-D/' | while read -r r; do
 			eval "iptables -t $tbl $r" 2>/dev/null || true
 		done
 		for ch in $(iptables -t "$tbl" -S 2>/dev/null | awk '/^-N (KUBE-|CNI-)/{print $2}'); do iptables -t "$tbl" -F "$ch" 2>/dev/null || true; done
