@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -14,9 +16,36 @@ type fnConfig struct {
 	KOS  config.KOS
 }
 
+// onlyEnv unsets every variable spec reads (its fields' envconfig names),
+// then sets env, so a test sees the same input whatever the caller exported
+// (config/local.env, a CI runner's settings); t.Setenv restores them after.
+func onlyEnv(t *testing.T, spec any, env map[string]string) {
+	t.Helper()
+	var walk func(reflect.Type)
+	walk = func(typ reflect.Type) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if name := f.Tag.Get("envconfig"); name != "" {
+				// Unset, not empty: envconfig applies a default only to an
+				// absent variable.
+				t.Setenv(name, "")
+				if err := os.Unsetenv(name); err != nil {
+					t.Fatal(err)
+				}
+			} else if f.Type.Kind() == reflect.Struct {
+				walk(f.Type)
+			}
+		}
+	}
+	walk(reflect.TypeOf(spec).Elem())
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
+
 func TestLoadDefaults(t *testing.T) {
-	t.Setenv("JWT_SECRET", strings.Repeat("s", 32))
 	var c fnConfig
+	onlyEnv(t, &c, map[string]string{"JWT_SECRET": strings.Repeat("s", 32)})
 	if err := config.Load(&c); err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -54,10 +83,8 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 			if _, ok := tc.env["JWT_SECRET"]; !ok && tc.name != "missing secret" {
 				tc.env["JWT_SECRET"] = strings.Repeat("s", 32)
 			}
-			for k, v := range tc.env {
-				t.Setenv(k, v)
-			}
 			var c fnConfig
+			onlyEnv(t, &c, tc.env)
 			err := config.Load(&c)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Load error = %v, want one naming %s", err, tc.want)
