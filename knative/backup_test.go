@@ -18,6 +18,7 @@ import (
 	"phonebill/shared/config"
 	"phonebill/shared/db"
 	"phonebill/shared/db/migrate"
+	"phonebill/shared/testenv"
 )
 
 // pgBinDir holds initdb and pg_ctl (PG_BIN_DIR overrides); pg_dump and
@@ -37,12 +38,12 @@ func scratchPostgres(t *testing.T) int {
 	bin := pgBinDir()
 	for _, b := range []string{filepath.Join(bin, "initdb"), filepath.Join(bin, "pg_ctl")} {
 		if _, err := os.Stat(b); err != nil {
-			t.Skipf("backup/restore test skipped: %s not found (set PG_BIN_DIR to PostgreSQL's bin folder)", b)
+			testenv.Missing(t, "backup/restore test: %s not found (set PG_BIN_DIR to PostgreSQL's bin folder)", b)
 		}
 	}
 	for _, b := range []string{"pg_dump", "pg_restore", "sh"} {
 		if _, err := exec.LookPath(b); err != nil {
-			t.Skipf("backup/restore test skipped: %s not on PATH", b)
+			testenv.Missing(t, "backup/restore test: %s not on PATH", b)
 		}
 	}
 	dir, err := os.MkdirTemp("", "pgscratch-")
@@ -54,7 +55,7 @@ func scratchPostgres(t *testing.T) int {
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			t.Skip("backup/restore test skipped: running as root and there is no postgres user to run the server")
+			testenv.Missing(t, "backup/restore test: running as root and there is no postgres user to run the server")
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
@@ -62,7 +63,7 @@ func scratchPostgres(t *testing.T) int {
 			t.Fatal(err)
 		}
 		if _, err := exec.LookPath("runuser"); err != nil {
-			t.Skip("backup/restore test skipped: running as root without runuser to start the server as postgres")
+			testenv.Missing(t, "backup/restore test: running as root without runuser to start the server as postgres")
 		}
 		prefix = []string{"runuser", "-u", "postgres", "--"}
 	}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strconv"
 	"sync"
 	"testing"
@@ -295,39 +294,6 @@ func deadCache(t testing.TB) *cache.Cache {
 	c := cache.New(config.Redis{Addr: "127.0.0.1:" + strconv.Itoa(freePort(t)), KeyPrefix: "dead:"}, nil)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
-}
-
-// ownRedis starts a private redis-server (no persistence) and returns its
-// address and a function that kills it.
-func ownRedis(t testing.TB) (string, func()) {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not on PATH")
-	}
-	port := freePort(t)
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	kill := func() {
-		once.Do(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		})
-	}
-	t.Cleanup(kill)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	for range 100 {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr, kill
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("redis-server did not start")
-	return "", nil
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

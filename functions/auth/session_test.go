@@ -13,6 +13,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"phonebill/functions/internal/faults"
 	"phonebill/shared/auth"
 	"phonebill/shared/cache"
 	"phonebill/shared/config"
@@ -359,8 +360,8 @@ func TestRevocationWithoutRedis(t *testing.T) {
 	wantError(t, e.call("GET", "/api/v1/users/testuser01", access, nil), 401, "UNAUTHORIZED", "")
 
 	// Redis that was up (mirror built, revocation mirrored), then stopped.
-	addr, kill := ownRedis(t)
-	own := cache.New(config.Redis{Addr: addr, KeyPrefix: "own:"}, e.h.Log)
+	redis := faults.RedisFor(t)
+	own := cache.New(config.Redis{Addr: redis.Addr, KeyPrefix: "own:"}, e.h.Log)
 	t.Cleanup(func() { _ = own.Close() })
 	srv := e.serveWith(t, e.h.Pool, own)
 	a2, _ := e.mustLogin("testuser02", "test1234")
@@ -375,7 +376,7 @@ func TestRevocationWithoutRedis(t *testing.T) {
 		t.Fatalf("own mirror lacks the revocation: %v", err)
 	}
 	wantError(t, call(t, srv.URL, "GET", "/api/v1/users/testuser02", a2, nil), 401, "UNAUTHORIZED", "")
-	kill()
+	redis.Stop()
 	wantError(t, call(t, srv.URL, "GET", "/api/v1/users/testuser02", a2, nil), 401, "UNAUTHORIZED", "")
 	wantError(t, call(t, srv.URL, "GET", "/api/v1/users/testuser01", access, nil), 401, "UNAUTHORIZED", "")
 	// A valid token still works with Redis gone.

@@ -11,6 +11,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
+	"phonebill/functions/internal/faults"
 	"phonebill/shared/cache"
 	"phonebill/shared/config"
 	"phonebill/shared/events"
@@ -160,11 +161,11 @@ func TestEvictionFunctionAnswers(t *testing.T) {
 func TestEvictionAsksForRedeliveryWhileRedisIsDown(t *testing.T) {
 	t.Parallel()
 	te := setup(t, setupOpts{})
-	addr, kill := redisServer(t)
-	c := cache.New(config.Redis{Addr: addr, KeyPrefix: "billevict:"}, nil)
+	redis := faults.RedisFor(t)
+	c := cache.New(config.Redis{Addr: redis.Addr, KeyPrefix: "billevict:"}, nil)
 	t.Cleanup(func() { _ = c.Close() })
 	h := evictFunction(t, te, c)
-	kill()
+	redis.Stop()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, productChangedEvent(t, "e2", map[string]string{"lineNumber": "01012345678"}))
 	if rec.Code < 500 {

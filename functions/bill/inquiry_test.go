@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"phonebill/functions/internal/faults"
 	"phonebill/shared/cache"
 	"phonebill/shared/config"
 	"phonebill/shared/db"
@@ -454,8 +455,8 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 
 func TestInquiryWithoutRedis(t *testing.T) {
 	t.Parallel()
-	addr, kill := redisServer(t)
-	h := cache.New(config.Redis{Addr: addr, KeyPrefix: "billtest:"}, nil)
+	redis := faults.RedisFor(t)
+	h := cache.New(config.Redis{Addr: redis.Addr, KeyPrefix: "billtest:"}, nil)
 	t.Cleanup(func() { _ = h.Close() })
 	te := setup(t, setupOpts{cache: h})
 	tok := te.token(t, user01)
@@ -470,7 +471,7 @@ func TestInquiryWithoutRedis(t *testing.T) {
 	if !d.CacheHit {
 		t.Fatal("second inquiry was not a cache hit while Redis ran")
 	}
-	kill()
+	redis.Stop()
 
 	// Redis gone: a miss, answered from KOS, recorded, not slow.
 	start := time.Now()

@@ -26,6 +26,8 @@ import (
 	"github.com/Shopify/toxiproxy/v2/collectors"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"phonebill/shared/testenv"
 )
 
 // FreePort returns a loopback port nobody listens on right now.
@@ -140,6 +142,21 @@ func StartRedis() (*Redis, error) {
 	return r, r.Start()
 }
 
+// RedisFor is StartRedis for a test: without redis-server on PATH the test
+// is skipped (failed under CI=true); the server is stopped when the test ends.
+func RedisFor(t testing.TB) *Redis {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		testenv.Missing(t, "redis-server not on PATH")
+	}
+	r, err := StartRedis()
+	t.Cleanup(r.Stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // Start (re)starts the server on its port, empty.
 func (r *Redis) Start() error {
 	r.mu.Lock()
@@ -185,7 +202,8 @@ func PGBinDir() string {
 	return "/usr/lib/postgresql/15/bin"
 }
 
-// ErrNoPostgres means initdb/pg_ctl are not installed (callers skip).
+// ErrNoPostgres means initdb/pg_ctl are not installed (tests skip, or fail
+// under CI=true).
 var ErrNoPostgres = errors.New("faults: PostgreSQL server binaries not found (set PG_BIN_DIR)")
 
 // StartPostgres initialises and starts a cluster (user postgres, trust auth,

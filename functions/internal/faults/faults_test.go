@@ -12,6 +12,7 @@ import (
 	"phonebill/shared/config"
 	"phonebill/shared/db"
 	"phonebill/shared/httpx"
+	"phonebill/shared/testenv"
 )
 
 // echoServer answers every line it reads with the same bytes.
@@ -96,11 +97,7 @@ func TestProxyFaults(t *testing.T) {
 // real-restart version of the fault run's phase c).
 func TestPrivateStoresRestart(t *testing.T) {
 	t.Parallel()
-	r, err := StartRedis()
-	if err != nil {
-		t.Skipf("redis-server: %v", err)
-	}
-	t.Cleanup(r.Stop)
+	r := RedisFor(t)
 	c := cache.New(config.Redis{Addr: r.Addr, KeyPrefix: "t:"}, nil)
 	t.Cleanup(func() { _ = c.Close() })
 	ctx := context.Background()
@@ -129,7 +126,7 @@ func TestPrivateStoresRestart(t *testing.T) {
 
 	pg, err := StartPostgres()
 	if errors.Is(err, ErrNoPostgres) {
-		t.Skip(err)
+		testenv.Missing(t, "%v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
