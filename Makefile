@@ -27,7 +27,7 @@ BENCHLOAD = $(GO) run ./functions/internal/benchload
 .PHONY: bench-load coldstart
 
 ## bench: Go benchmarks, then load (endpoints vs baselines) and cold starts of every function, then the fault
-## runs, all in one run (about 8 minutes on 2 cores); prints the reports and writes them between the bench and
+## runs, all in one run (about 5½ minutes on 2 cores); prints the reports and writes them between the bench and
 ## faults markers of docs/benchmarks.md
 bench:
 	@mkdir -p $(BIN)/bench

@@ -160,7 +160,8 @@ func (c *Cache) Set(ctx context.Context, key string, v any, ttl time.Duration) {
 	c.RedisFailed(ctx, "set", c.rdb.Set(ctx, c.Key(key), b, ttl).Err())
 }
 
-// Del removes keys; failures are logged, not returned.
+// Del removes keys; failures are logged and returned (ErrDown during the
+// cool-down), so an eviction can be retried.
 func (c *Cache) Del(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil

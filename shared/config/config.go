@@ -68,7 +68,8 @@ type HTTP struct {
 	RequestDeadlineMS int    `envconfig:"REQUEST_DEADLINE_MS" default:"8000"`
 	LogLevel          string `envconfig:"LOG_LEVEL" default:"info"`
 	TZ                string `envconfig:"TZ" default:"Asia/Seoul"`
-	// ShutdownTimeout bounds the graceful drain on SIGTERM (Knative waits 30 s).
+	// ShutdownTimeout bounds the graceful drain on SIGTERM (Knative's grace period is the
+	// Service's timeoutSeconds, so the drain must end within it).
 	ShutdownTimeoutSeconds int `envconfig:"SHUTDOWN_TIMEOUT_SECONDS" default:"25"`
 }
 

@@ -1,5 +1,6 @@
 // Package db opens the pgx pool every function uses, runs transactions as
-// closures, creates the database and applies the embedded migrations and seed.
+// closures and marks connection failures (503). Creating the database and
+// applying the migrations and seed is shared/db/migrate's.
 package db
 
 import (

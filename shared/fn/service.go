@@ -2,9 +2,9 @@
 // its service and route name, and the all-in-one calls MainAll with every
 // service. It loads config, builds the logger, metrics and (lazily dialled)
 // pool and Redis client, mounts the routes with their envelope style, auth
-// and metrics, serves the health endpoints, and drains on SIGTERM. Its
-// lifecycle hooks are named like the Knative func runtime's (Start, Stop,
-// Ready, Alive).
+// and metrics, serves the health endpoints, and drains on SIGTERM. A service has two
+// lifecycle hooks, Start and Stop (named like the Knative func runtime's);
+// readiness and liveness are fixed answers, not hooks.
 package fn
 
 import (

@@ -125,8 +125,8 @@ func TestWriteErrorPerStyle(t *testing.T) {
 
 func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
-// stack is the middleware order fn uses: CORS outermost, then logging and
-// recovery, then the body limit.
+// stack is the middleware order fn uses inside its outermost security
+// headers: CORS, then logging and recovery, then the body limit.
 func stack(h http.Handler) http.Handler {
 	return httpx.CORS([]string{"http://localhost:3000"}, httpx.Log(quiet, httpx.LimitBody(64, h)))
 }
