@@ -31,6 +31,8 @@ type fakeKOS struct {
 	seen    []*http.Request
 	bodies  []string
 	calls   atomic.Int32
+	// arrived, if set, receives each request as the server starts on it.
+	arrived chan struct{}
 }
 
 type reply struct {
@@ -47,6 +49,9 @@ func (f *fakeKOS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.bodies = append(f.bodies, string(b))
 	rp := f.replies[min(n, len(f.replies)-1)]
 	f.mu.Unlock()
+	if f.arrived != nil {
+		f.arrived <- struct{}{}
+	}
 	if rp.delay > 0 {
 		select {
 		case <-time.After(rp.delay):
@@ -281,7 +286,6 @@ func TestBreakerOpensFailsFastAndProbes(t *testing.T) {
 	if got := gauge(t, reg, "phonebill_kos_breaker_state"); got != 2 {
 		t.Fatalf("breaker gauge = %v, want 2 (open)", got)
 	}
-	start := time.Now()
 	var attempts []Attempt
 	call := read(2)
 	call.OnAttempt = func(a Attempt) { attempts = append(attempts, a) }
@@ -289,8 +293,10 @@ func TestBreakerOpensFailsFastAndProbes(t *testing.T) {
 	if !IsBreakerOpen(err) {
 		t.Fatalf("Do while open = %v, want breaker_open", err)
 	}
-	if time.Since(start) > 100*time.Millisecond || len(attempts) != 1 {
-		t.Fatalf("open breaker took %v and %d attempts, want fast and 1 (no retry)", time.Since(start), len(attempts))
+	// No call reached KOS (counted below) and none was retried: that is what
+	// failing fast means; a wall-clock bound would only add flakiness.
+	if len(attempts) != 1 {
+		t.Fatalf("open breaker made %d attempts, want 1 (no retry)", len(attempts))
 	}
 	if n := f.calls.Load(); n != 3 {
 		t.Fatalf("KOS saw %d calls, want 3 (none while open)", n)
@@ -339,10 +345,10 @@ func TestFailedProbeReopens(t *testing.T) {
 
 func TestCallerCancellationDoesNotTripBreaker(t *testing.T) {
 	t.Parallel()
-	f := &fakeKOS{replies: []reply{{200, okBody, 2 * time.Second}}}
+	f := &fakeKOS{replies: []reply{{200, okBody, 2 * time.Second}}, arrived: make(chan struct{}, 3)}
 	c, _ := newClient(t, f, func(k *config.KOS) { k.BreakerFailures = 1 })
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	go func() { <-f.arrived; cancel() }() // cancelled while KOS holds the call
 	if _, err := c.Do(ctx, read(2)); err == nil {
 		t.Fatal("Do succeeded after cancellation")
 	}
