@@ -117,9 +117,7 @@ func (a *Accounts) Login(ctx context.Context, in LoginInput) (*TokenResponse, er
 	}
 	if cred.Status == statusSuspended || cred.Status == statusInactive {
 		hist.Status, hist.Reason = historyFailure, "ACCOUNT_INACTIVE"
-		if err := writeHistory(ctx, a.pool, hist); err != nil {
-			return nil, err
-		}
+		a.audit(ctx, a.pool, hist)
 		return nil, errInactive()
 	}
 	return a.succeed(ctx, in, hist)
@@ -148,9 +146,7 @@ func (a *Accounts) lockOf(ctx context.Context, userID string, now time.Time) (ti
 // refuseLocked records an attempt refused by the lock and answers 423.
 func (a *Accounts) refuseLocked(ctx context.Context, hist historyRow, until time.Time) error {
 	hist.Status, hist.Reason = historyLocked, "ACCOUNT_LOCKED"
-	if err := writeHistory(ctx, a.pool, hist); err != nil {
-		return err
-	}
+	a.audit(ctx, a.pool, hist)
 	return a.errLocked(until)
 }
 
@@ -196,7 +192,8 @@ func (a *Accounts) countFailure(ctx context.Context, hist historyRow) error {
 			hist.Status, hist.Reason = historyFailure, "INVALID_CREDENTIALS"
 			answer = errInvalidCredentials()
 		}
-		return writeHistory(ctx, tx, hist)
+		a.audit(ctx, tx, hist)
+		return nil
 	})
 	if err != nil {
 		return err
@@ -248,9 +245,7 @@ func (a *Accounts) succeed(ctx context.Context, in LoginInput, hist historyRow) 
 			return err
 		}
 		hist.Status, hist.SessionID = historySuccess, id
-		if err := writeHistory(ctx, tx, hist); err != nil {
-			return err
-		}
+		a.audit(ctx, tx, hist)
 		resp = &TokenResponse{AccessToken: pair.access, RefreshToken: pair.refresh, TokenType: "Bearer",
 			ExpiresIn: int(a.tokens.AccessTTL() / time.Second), UserID: u.UserID, CustomerID: u.CustomerID,
 			LineNumber: u.LineNumber, User: LoginUser{UserID: u.UserID, UserName: u.UserName,
@@ -359,8 +354,9 @@ func (a *Accounts) Logout(ctx context.Context, c *auth.Claims, clientIP, userAge
 		if len(ended) == 1 {
 			sid = ended[0].ID
 		}
-		return writeHistory(ctx, tx, historyRow{UserID: c.UserID, Type: historyLogout, Status: historySuccess,
+		a.audit(ctx, tx, historyRow{UserID: c.UserID, Type: historyLogout, Status: historySuccess,
 			SessionID: sid, ClientIP: clientIP, UserAgent: userAgent, At: now})
+		return nil
 	})
 	if err != nil {
 		return err

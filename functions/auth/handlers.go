@@ -35,13 +35,14 @@ func clientIP(r *http.Request) string {
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		return httpx.HeaderText(r.RemoteAddr, 45)
 	}
 	return host
 }
 
-// userAgent bounds what goes into the history and session rows.
-func userAgent(r *http.Request) string { return clip(r.UserAgent(), 500) }
+// userAgent is the cleaned, bounded copy of the User-Agent that the history
+// and session rows keep: any bytes a client sends become storable text.
+func userAgent(r *http.Request) string { return httpx.HeaderText(r.UserAgent(), 500) }
 
 // Login is POST /api/v1/auth/login.
 func (h *Handlers) Login(w http.ResponseWriter, r *http.Request) error {
@@ -107,9 +108,13 @@ func (h *Handlers) Register(w http.ResponseWriter, r *http.Request) error {
 
 // Verify is GET /api/v1/auth/verify?token=….
 func (h *Handlers) Verify(w http.ResponseWriter, r *http.Request) error {
-	tok := strings.TrimSpace(r.URL.Query().Get("token"))
-	if tok == "" {
-		return httpx.Invalid(httpx.MsgValidation, map[string]string{"token": msgTokenRequired})
+	var f httpx.Fields
+	tok := httpx.ParamsOf(r, &f).Text("token")
+	if tok == "" && !f.Has("token") {
+		f.Add("token", msgTokenRequired)
+	}
+	if err := f.Err(httpx.MsgValidation); err != nil {
+		return err
 	}
 	resp, err := h.acc.Verify(r.Context(), tok)
 	if err != nil {
@@ -125,11 +130,15 @@ func (h *Handlers) ChangePassword(w http.ResponseWriter, r *http.Request) error 
 	if err := httpx.DecodeJSON(r, &b); err != nil {
 		return err
 	}
-	q := r.URL.Query()
+	var f httpx.Fields
+	q := httpx.ParamsOf(r, &f)
 	in := ChangePasswordInput{
-		UserID:          pick(q.Get("userId"), pick(b.UserID, b.UserIDAlias)),
-		CurrentPassword: pick(q.Get("currentPassword"), pick(b.CurrentPassword, b.CurrentPasswordAlias)),
-		NewPassword:     pick(q.Get("newPassword"), pick(b.NewPassword, b.NewPasswordAlias)),
+		UserID:          pick(q.Text("userId"), pick(b.UserID, b.UserIDAlias)),
+		CurrentPassword: pick(q.Text("currentPassword"), pick(b.CurrentPassword, b.CurrentPasswordAlias)),
+		NewPassword:     pick(q.Text("newPassword"), pick(b.NewPassword, b.NewPasswordAlias)),
+	}
+	if err := f.Err(httpx.MsgValidation); err != nil {
+		return err
 	}
 	resp, err := h.acc.ChangePassword(r.Context(), auth.FromContext(r.Context()), in)
 	if err != nil {
@@ -185,8 +194,13 @@ func (h *Handlers) UserByCustomer(w http.ResponseWriter, r *http.Request) error 
 
 // GrantPermission is POST /api/v1/users/{userId}/permissions/{permissionCode}/grant (admin).
 func (h *Handlers) GrantPermission(w http.ResponseWriter, r *http.Request) error {
+	var f httpx.Fields
+	grantedBy := httpx.ParamsOf(r, &f).Text("grantedBy")
+	if err := f.Err(httpx.MsgValidation); err != nil {
+		return err
+	}
 	resp, err := h.acc.SetPermission(r.Context(), auth.FromContext(r.Context()), r.PathValue("userId"),
-		r.PathValue("permissionCode"), strings.TrimSpace(r.URL.Query().Get("grantedBy")), true)
+		r.PathValue("permissionCode"), grantedBy, true)
 	if err != nil {
 		return err
 	}

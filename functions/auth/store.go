@@ -176,6 +176,40 @@ const (
 	historyLocked  = "LOCKED"
 )
 
+// audit writes a login-history row without letting it undo or refuse what
+// it records: inside a transaction it runs in a savepoint, so a failed insert
+// rolls back only itself and the counted failure, the revocation or the
+// session commits all the same (the lockout must not hinge on an audit row).
+// A failure is logged with the row.
+func (a *Accounts) audit(ctx context.Context, q querier, h historyRow) {
+	var err error
+	if tx, ok := q.(pgx.Tx); ok {
+		err = inSavepoint(ctx, tx, func(sp pgx.Tx) error { return writeHistory(ctx, sp, h) })
+	} else {
+		err = writeHistory(ctx, q, h)
+	}
+	if err != nil {
+		a.log.ErrorContext(ctx, "login history row not written", "user_id", h.UserID, "type", h.Type,
+			"status", h.Status, "reason", h.Reason, "error", err, "request_id", httpx.RequestID(ctx))
+	}
+}
+
+// inSavepoint runs fn in a savepoint of tx: fn's failure rolls back fn's
+// writes only and tx stays usable.
+func inSavepoint(ctx context.Context, tx pgx.Tx, fn func(sp pgx.Tx) error) error {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return db.Wrap("savepoint", err)
+	}
+	if err := fn(sp); err != nil {
+		if rbErr := sp.Rollback(ctx); rbErr != nil {
+			return errors.Join(err, db.Wrap("rollback to savepoint", rbErr))
+		}
+		return err
+	}
+	return db.Wrap("release savepoint", sp.Commit(ctx))
+}
+
 func writeHistory(ctx context.Context, q querier, h historyRow) error {
 	_, err := q.Exec(ctx, `INSERT INTO auth.auth_login_history
 		(user_id, login_type, login_status, client_ip, user_agent, failure_reason, session_id, attempted_at)

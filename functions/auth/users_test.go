@@ -521,3 +521,35 @@ func TestTokenPayloadAlphabet(t *testing.T) {
 		check(tok)
 	}
 }
+
+// TestQueryParametersAreValidated: query values get the rules bodies get —
+// a NUL or non-UTF-8 byte, a parameter given twice — as a 400 with the
+// field's error, never a 500 or a silently chosen value.
+func TestQueryParametersAreValidated(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	admin := e.adminToken()
+	grant := "/api/v1/users/testuser02/permissions/PRODUCT_CHANGE/grant?"
+	for q, field := range map[string]string{
+		grant + "grantedBy=%00":                        "grantedBy",
+		grant + "grantedBy=ops%ff":                     "grantedBy",
+		grant + "grantedBy=a&grantedBy=b":              "grantedBy",
+		"/api/v1/auth/verify?token=a&token=b":          "token",
+		"/api/v1/auth/verify?token=%00":                "token",
+		"/api/v1/auth/change-password?userId=admin%01": "userId",
+	} {
+		method := "POST"
+		if strings.Contains(q, "verify") {
+			method = "GET"
+		}
+		r := e.call(method, q, admin, nil)
+		got, _ := r.Body["fieldErrors"].(map[string]any)
+		if r.Status != 400 || r.str("code") != "INVALID_REQUEST" || got[field] == nil {
+			t.Errorf("%s %s: %d %s", method, q, r.Status, r.Raw)
+		}
+	}
+	if n := e.queryInt(`SELECT count(*) FROM auth.auth_user_permissions up JOIN auth.auth_permissions p
+		USING (permission_id) WHERE up.user_id = 'testuser02' AND p.permission_code = 'PRODUCT_CHANGE'`); n != 0 {
+		t.Fatal("a refused grant wrote a row")
+	}
+}

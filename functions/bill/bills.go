@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -362,53 +361,33 @@ const maxPage = 1_000_000
 // parameter is reported at once as a 400.
 func ParseHistory(v url.Values) (HistoryQuery, error) {
 	var f httpx.Fields
-	q := HistoryQuery{Page: 1, Size: 20}
-	if raw := strings.TrimSpace(v.Get("lineNumber")); raw != "" {
+	p := httpx.ParamsFrom(v, &f)
+	var q HistoryQuery
+	if raw := p.Text("lineNumber"); raw != "" {
 		line, ok := auth.NormalizeLine(raw)
 		if !ok {
 			f.Add("lineNumber", MsgBadLine)
 		}
 		q.Line = line
 	}
-	for _, p := range []struct {
+	for _, d := range []struct {
 		name string
 		dst  *string
 	}{{"startDate", &q.Start}, {"endDate", &q.End}} {
-		raw := strings.TrimSpace(v.Get(p.name))
+		raw := p.Text(d.name)
 		if raw == "" {
 			continue
 		}
 		if _, err := time.Parse("2006-01-02", raw); err != nil {
-			f.Add(p.name, MsgBadDate)
+			f.Add(d.name, MsgBadDate)
 			continue
 		}
-		*p.dst = raw
+		*d.dst = raw
 	}
 	if q.Start != "" && q.End != "" && q.Start > q.End {
 		f.Add("startDate", MsgBadRange)
 	}
-	if raw := strings.TrimSpace(v.Get("status")); raw != "" {
-		s := strings.ToUpper(raw)
-		if s != StatusCompleted && s != StatusProcessing && s != StatusFailed {
-			f.Add("status", MsgBadStatus)
-		}
-		q.Status = s
-	}
-	q.Page = intParam(v, "page", 1, maxPage, &f)
-	q.Size = intParam(v, "size", 20, 100, &f)
+	q.Status = p.Enum("status", MsgBadStatus, StatusCompleted, StatusProcessing, StatusFailed)
+	q.Page, q.Size = p.Int("page", 1, maxPage), p.Int("size", 20, 100)
 	return q, f.Err("")
-}
-
-// intParam parses an optional integer in [1,max]; absent → def.
-func intParam(v url.Values, name string, def, max int, f *httpx.Fields) int {
-	raw := strings.TrimSpace(v.Get(name))
-	if raw == "" {
-		return def
-	}
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 || n > max {
-		f.Add(name, fmt.Sprintf("%s는 1 이상 %d 이하의 숫자여야 합니다", name, max))
-		return def
-	}
-	return n
 }

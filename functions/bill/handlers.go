@@ -58,7 +58,12 @@ func (h *Handlers) Inquiry(w http.ResponseWriter, r *http.Request) error {
 
 // History serves GET /api/v1/bills/history.
 func (h *Handlers) History(w http.ResponseWriter, r *http.Request) error {
-	q, err := ParseHistory(r.URL.Query())
+	var f httpx.Fields
+	v := httpx.ParseQuery(r.URL.RawQuery, &f)
+	if err := f.Err(""); err != nil {
+		return err
+	}
+	q, err := ParseHistory(v)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"phonebill/shared/httpx"
 )
 
 func (te *testEnv) history(t *testing.T, token, query string) (answer, HistoryPage) {
@@ -176,6 +178,14 @@ func TestHistoryDateFilterAndValidation(t *testing.T) {
 		"?page=abc":                                "page는 1 이상 1000000 이하의 숫자여야 합니다",
 		"?size=101":                                "size는 1 이상 100 이하의 숫자여야 합니다",
 		"?size=-1":                                 "size는 1 이상 100 이하의 숫자여야 합니다",
+		"?page=%20":                                "page는 1 이상 1000000 이하의 숫자여야 합니다",
+		"?size=":                                   "size는 1 이상 100 이하의 숫자여야 합니다",
+		"?page=1&page=2":                           "page는 한 번만 지정할 수 있습니다",
+		"?status=COMPLETED&status=FAILED":          "status는 한 번만 지정할 수 있습니다",
+		"?status=%27;drop":                         "쿼리 문자열 형식이 올바르지 않습니다",
+		"?status=%zz":                              "쿼리 문자열 형식이 올바르지 않습니다",
+		"?lineNumber=%00":                          httpx.TextFault("\x00"),
+		"?startDate=%ff":                           httpx.TextFault("\xff"),
 	}
 	for q, msg := range bad {
 		if a, _ := te.history(t, tok, q); a.Status != 400 || a.ResultCode != "INVALID_REQUEST" || a.Message != msg {

@@ -264,7 +264,7 @@ func (s *Server) ProductInquiry(w http.ResponseWriter, r *http.Request) error {
 // CustomerInfo serves GET /api/v1/customer-info and /api/v1/kos/customer-info.
 func (s *Server) CustomerInfo(w http.ResponseWriter, r *http.Request) error {
 	var f httpx.Fields
-	line := checkLine(&f, "lineNumber", r.URL.Query().Get("lineNumber"))
+	line := checkLine(&f, "lineNumber", httpx.ParamsOf(r, &f).Value("lineNumber"))
 	if err := invalid(&f); err != nil {
 		return err
 	}
@@ -335,9 +335,9 @@ func checkCustomerID(f *httpx.Fields, raw string) string {
 
 func (s *Server) mockQuery(r *http.Request) (customerID, line string, err error) {
 	var f httpx.Fields
-	q := r.URL.Query()
-	customerID = checkCustomerID(&f, q.Get("customerId"))
-	line = checkLine(&f, "lineNumber", q.Get("lineNumber"))
+	q := httpx.ParamsOf(r, &f)
+	customerID = checkCustomerID(&f, q.Value("customerId"))
+	line = checkLine(&f, "lineNumber", q.Value("lineNumber"))
 	return customerID, line, invalidAPI(&f)
 }
 

@@ -89,7 +89,12 @@ func (h *Handlers) Customer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	line, err := parseLine("lineNumber", r.URL.Query().Get("lineNumber"), true)
+	var f httpx.Fields
+	raw := httpx.ParamsOf(r, &f).Text("lineNumber")
+	if err := f.Err(""); err != nil {
+		return err
+	}
+	line, err := parseLine("lineNumber", raw, true)
 	if err != nil {
 		return err
 	}
@@ -106,7 +111,11 @@ func (h *Handlers) Available(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	current := r.URL.Query().Get("currentProductCode")
+	var f httpx.Fields
+	current := httpx.ParamsOf(r, &f).Text("currentProductCode")
+	if err := f.Err(""); err != nil {
+		return err
+	}
 	if current != "" && !validCode(current) {
 		return httpx.InvalidField("currentProductCode", msgCodeFormat, "currentProductCode="+clip(current, 60))
 	}
@@ -120,13 +129,9 @@ func readChange(r *http.Request) (*auth.Claims, ChangeRequest, error) {
 	if err != nil {
 		return nil, ChangeRequest{}, err
 	}
-	body, err := io.ReadAll(r.Body)
+	body, err := httpx.ReadBody(r)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, ChangeRequest{}, err
-		}
-		return nil, ChangeRequest{}, httpx.Malformed(err)
+		return nil, ChangeRequest{}, err
 	}
 	req, err := decodeChangeRequest(body)
 	if err != nil {
@@ -240,8 +245,14 @@ func (h *Handlers) History(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	line, err := parseLine("lineNumber", q.Get("lineNumber"), false)
+	var f httpx.Fields
+	q := httpx.ParamsOf(r, &f)
+	rawLine, start, end := q.Text("lineNumber"), q.Text("startDate"), q.Text("endDate")
+	page, size := q.Int("page", 1, historyMaxPage), q.Int("size", 10, 100)
+	if err := f.Err(""); err != nil {
+		return err
+	}
+	line, err := parseLine("lineNumber", rawLine, false)
 	if err != nil {
 		return err
 	}
@@ -253,15 +264,7 @@ func (h *Handlers) History(w http.ResponseWriter, r *http.Request) error {
 			return httpx.LineDenied()
 		}
 	}
-	page, err := httpx.QueryInt(r, "page", 1, historyMaxPage)
-	if err != nil {
-		return err
-	}
-	size, err := httpx.QueryInt(r, "size", 10, 100)
-	if err != nil {
-		return err
-	}
-	from, before, err := historyPeriod(q.Get("startDate"), q.Get("endDate"), h.p.now(), h.p.cfg.Location)
+	from, before, err := historyPeriod(start, end, h.p.now(), h.p.cfg.Location)
 	if err != nil {
 		return err
 	}
@@ -279,9 +282,9 @@ func (h *Handlers) Relay(w http.ResponseWriter, r *http.Request) error { return 
 // whatever arrives in product_change.dead_letters with the delivery error
 // Knative attached, and logs it. Even an undecodable delivery is kept.
 func (h *Handlers) DeadLetter(w http.ResponseWriter, r *http.Request) error {
-	body, err := io.ReadAll(r.Body)
+	body, err := httpx.ReadBody(r)
 	if err != nil {
-		return httpx.Malformed(err)
+		return err
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	doc, reason, id := deadLetterRecord(r, body)

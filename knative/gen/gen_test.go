@@ -98,10 +98,13 @@ func TestReadEnvFile(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "x.env")
 	for src, want := range map[string]string{
-		"A=1\n# c\n\nB=two words\n": "",
-		"A=1\nA=2\n":                "set twice",
-		"just text\n":               "want KEY=VALUE",
-		"A=\"quoted\"\n":            "quotes",
+		"A=1\n# c\n\nB='two words'\n": "",
+		"A=1\nA=2\n":                  "set twice",
+		"just text\n":                 "want KEY=VALUE",
+		"A=\"quoted\"\n":              "wrap the value in single quotes",
+		"A=x&y=z\n":                   "wrap the value in single quotes",
+		"A=two words\n":               "wrap the value in single quotes",
+		"A='it's'\n":                  "cannot hold a single quote",
 	} {
 		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
 			t.Fatal(err)

@@ -57,7 +57,11 @@ func Profiles() []Profile {
 type EnvVar struct{ Key, Value string }
 
 // ReadEnvFile parses a profile file: KEY=VALUE lines, # comments, blank
-// lines; no quoting or expansion (the same file is sourced by bash).
+// lines. `make run` sources the same file with bash, so a value means what
+// bash makes of it: a bare value may hold no character bash treats
+// specially (an unquoted & would send the assignment to the background),
+// and a value that needs one is wrapped in single quotes, which bash takes
+// literally. No other quoting and no expansion.
 func ReadEnvFile(path string) ([]EnvVar, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -75,8 +79,9 @@ func ReadEnvFile(path string) ([]EnvVar, error) {
 		if !ok || k == "" || strings.ContainsAny(k, " \t\"'") {
 			return nil, fmt.Errorf("%s:%d: want KEY=VALUE, got %q", filepath.Base(path), n, line)
 		}
-		if strings.ContainsAny(v, "\"'$`") {
-			return nil, fmt.Errorf("%s:%d: %s: quotes and $ are not allowed (the file is used verbatim)", filepath.Base(path), n, k)
+		v, err := shellValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %s: %w", filepath.Base(path), n, k, err)
 		}
 		if seen[k] {
 			return nil, fmt.Errorf("%s:%d: %s is set twice", filepath.Base(path), n, k)
@@ -85,6 +90,26 @@ func ReadEnvFile(path string) ([]EnvVar, error) {
 		out = append(out, EnvVar{k, v})
 	}
 	return out, sc.Err()
+}
+
+// shellSpecial are the characters that change what bash does with an
+// unquoted assignment value.
+const shellSpecial = " \t\"'$`\\&;|<>()*?[]#~{}!"
+
+// shellValue is the value bash assigns for raw: raw itself when it holds
+// nothing special, the inside of a single-quoted raw.
+func shellValue(raw string) (string, error) {
+	if len(raw) >= 2 && raw[0] == '\'' && raw[len(raw)-1] == '\'' {
+		inner := raw[1 : len(raw)-1]
+		if strings.Contains(inner, "'") {
+			return "", fmt.Errorf("a single-quoted value cannot hold a single quote")
+		}
+		return inner, nil
+	}
+	if i := strings.IndexAny(raw, shellSpecial); i >= 0 {
+		return "", fmt.Errorf("%q means something to bash: wrap the value in single quotes", raw[i])
+	}
+	return raw, nil
 }
 
 // KOSMockPrefix marks the keys that go to the kos-mock-config ConfigMap.

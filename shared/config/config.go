@@ -65,7 +65,12 @@ type HTTP struct {
 	MaxBodyBytes int64 `envconfig:"MAX_BODY_BYTES" default:"65536"`
 	// RequestDeadline bounds a whole request, KOS retries included, inside the
 	// web client's 10 s axios timeout.
-	RequestDeadlineMS int    `envconfig:"REQUEST_DEADLINE_MS" default:"8000"`
+	RequestDeadlineMS int `envconfig:"REQUEST_DEADLINE_MS" default:"8000"`
+	// BodyReadTimeout bounds the time a client takes to send its body (the
+	// headers have 5 s): a 64 KiB JSON body that trickles in longer holds a
+	// connection for nothing. Body, then the request deadline, fit in the
+	// 15 s route timeout.
+	BodyReadTimeoutMS int    `envconfig:"BODY_READ_TIMEOUT_MS" default:"5000"`
 	LogLevel          string `envconfig:"LOG_LEVEL" default:"info"`
 	TZ                string `envconfig:"TZ" default:"Asia/Seoul"`
 	// ShutdownTimeout bounds the graceful drain on SIGTERM (Knative's grace period is the
@@ -89,6 +94,11 @@ func (h HTTP) RequestDeadline() time.Duration {
 	return time.Duration(h.RequestDeadlineMS) * time.Millisecond
 }
 
+// BodyReadTimeout is BODY_READ_TIMEOUT_MS as a duration.
+func (h HTTP) BodyReadTimeout() time.Duration {
+	return time.Duration(h.BodyReadTimeoutMS) * time.Millisecond
+}
+
 // Location is the configured time zone (Asia/Seoul by default).
 func (h HTTP) Location() *time.Location {
 	loc, err := time.LoadLocation(h.TZ)
@@ -106,6 +116,9 @@ func (h HTTP) Validate() error {
 	}
 	if h.RequestDeadlineMS < 100 {
 		errs = append(errs, errors.New("config: REQUEST_DEADLINE_MS must be at least 100"))
+	}
+	if h.BodyReadTimeoutMS < 100 {
+		errs = append(errs, errors.New("config: BODY_READ_TIMEOUT_MS must be at least 100"))
 	}
 	if _, err := time.LoadLocation(h.TZ); err != nil {
 		errs = append(errs, fmt.Errorf("config: TZ %q is not a known time zone", h.TZ))

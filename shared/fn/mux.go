@@ -110,6 +110,7 @@ func Build(ctx context.Context, env *Env, services []Service, only string) (*App
 
 	var h http.Handler = mux
 	h = httpx.LimitBody(env.Settings.HTTP.MaxBodyBytes, h)
+	h = httpx.BodyDeadline(env.Settings.HTTP.BodyReadTimeout(), h)
 	h = httpx.Log(env.Log, h)
 	// One allow-list for every service, KOS-Mock included.
 	h = httpx.CORS(env.Settings.HTTP.Origins(), h)

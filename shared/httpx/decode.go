@@ -14,13 +14,9 @@ import (
 // sends extras on some screens. An empty body decodes to dst's zero value so
 // that "required" rules report field errors rather than a parse error.
 func DecodeJSON(r *http.Request, dst any) error {
-	body, err := io.ReadAll(r.Body)
+	body, err := ReadBody(r)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return Malformed(err)
+		return err
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return nil
@@ -35,6 +31,22 @@ func DecodeJSON(r *http.Request, dst any) error {
 		return Malformed(err)
 	}
 	return nil
+}
+
+// ReadBody reads the whole request body. A body past the size limit or
+// the read deadline keeps its error (413, 408 in the route's envelope); any
+// other read failure is a malformed request.
+func ReadBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	if err == nil {
+		return body, nil
+	}
+	var mbe *http.MaxBytesError
+	var e *Error
+	if errors.As(err, &mbe) || errors.As(err, &e) {
+		return nil, err
+	}
+	return nil, Malformed(err)
 }
 
 // Fields collects per-field validation messages, keeping the first failure of

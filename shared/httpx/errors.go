@@ -25,6 +25,7 @@ const (
 	KindUnprocessable             // 422
 	KindLocked                    // 423
 	KindUnavailable               // 503: the database (or both revocation stores) down
+	KindTimeout                   // 408: the body did not arrive in time
 )
 
 var kindStatus = map[Kind]int{
@@ -34,6 +35,7 @@ var kindStatus = map[Kind]int{
 	KindMethod: http.StatusMethodNotAllowed, KindConflict: http.StatusConflict,
 	KindTooLarge: http.StatusRequestEntityTooLarge, KindUnprocessable: http.StatusUnprocessableEntity,
 	KindLocked: http.StatusLocked, KindUnavailable: http.StatusServiceUnavailable,
+	KindTimeout: http.StatusRequestTimeout,
 }
 
 // Messages the SPEC fixes for the generic errors (§2.5).
@@ -45,6 +47,7 @@ const (
 	MsgAccessDenied = "서비스 이용 권한이 없습니다"
 	MsgLineDenied   = "조회 권한이 없는 회선번호입니다"
 	MsgTooLarge     = "요청 본문이 허용 크기를 초과했습니다."
+	MsgBodyTimeout  = "요청 본문 수신 시간이 초과되었습니다."
 	MsgInternal     = "서버 내부 오류가 발생했습니다."
 	MsgUnavailable  = "일시적으로 서비스를 이용할 수 없습니다. 잠시 후 다시 시도해주세요"
 	MsgNotFound     = "요청한 API를 찾을 수 없습니다"

@@ -8,13 +8,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
-	"strconv"
-	"strings"
+	"sync"
 	"time"
 )
 
@@ -177,17 +179,45 @@ func LimitBody(max int64, next http.Handler) http.Handler {
 	})
 }
 
-// QueryInt parses an optional positive integer query parameter within
-// [1,max]; absent → def. Errors are 400 with a field error.
-func QueryInt(r *http.Request, name string, def, max int) (int, error) {
-	raw := strings.TrimSpace(r.URL.Query().Get(name))
-	if raw == "" {
-		return def, nil
+// BodyDeadline gives a client d to send its request body, counted from the
+// moment the handler is reached; a body still arriving then fails the read
+// with a 408 in the route's envelope and the connection is closed. Requests
+// without a body are left alone: the server watches their connection for a
+// client going away, and a deadline there would cancel a slow handler.
+func BodyDeadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d <= 0 || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rc := http.NewResponseController(w)
+		if err := rc.SetReadDeadline(time.Now().Add(d)); err != nil {
+			next.ServeHTTP(w, r) // not a real connection (a recorder)
+			return
+		}
+		r.Body = &deadlineBody{ReadCloser: r.Body, clear: func() { _ = rc.SetReadDeadline(time.Time{}) }}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// deadlineBody lifts the read deadline as soon as the body is read to its
+// end (or fails): from then on the server's own watch of the connection
+// must not time out while the handler works.
+type deadlineBody struct {
+	io.ReadCloser
+	once  sync.Once
+	clear func()
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The deadline stays: the server's discard of the unread rest
+		// fails at once and the connection closes after the 408.
+		return n, &Error{Kind: KindTimeout, Code: "REQUEST_TIMEOUT", Message: MsgBodyTimeout, Err: err}
+	case err != nil:
+		b.once.Do(b.clear)
 	}
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 || n > max {
-		msg := fmt.Sprintf("%s는 1 이상 %d 이하의 숫자여야 합니다", name, max)
-		return 0, InvalidField(name, msg, name+"="+raw)
-	}
-	return n, nil
+	return n, err
 }

@@ -81,7 +81,7 @@ func New(t testing.TB, now func() time.Time) *Harness {
 	}
 	env := &fn.Env{
 		Settings: fn.Settings{
-			HTTP: config.HTTP{MaxBodyBytes: 65536, RequestDeadlineMS: 8000, TZ: "Asia/Seoul",
+			HTTP: config.HTTP{MaxBodyBytes: 65536, RequestDeadlineMS: 8000, BodyReadTimeoutMS: 5000, TZ: "Asia/Seoul",
 				CORSAllowedOrigins: []string{"http://localhost:3000"}, ShutdownTimeoutSeconds: 5},
 			DB:    config.DB{URL: url, MaxConns: 8},
 			Redis: config.Redis{Addr: "127.0.0.1:6379", KeyPrefix: prefix},
