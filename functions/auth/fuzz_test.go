@@ -14,7 +14,9 @@ import (
 
 // decode runs the production decoding of a request body into dst.
 func decode(body string, dst any) error {
-	return httpx.DecodeJSON(httptest.NewRequest("POST", "/", strings.NewReader(body)), dst)
+	req := httptest.NewRequest("POST", "/", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	return httpx.DecodeJSON(req, dst)
 }
 
 // wantBadRequest fails unless err is a client error of the 400 family.

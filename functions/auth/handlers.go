@@ -137,6 +137,7 @@ func (h *Handlers) ChangePassword(w http.ResponseWriter, r *http.Request) error 
 		CurrentPassword: pick(q.Text("currentPassword"), pick(b.CurrentPassword, b.CurrentPasswordAlias)),
 		NewPassword:     pick(q.Text("newPassword"), pick(b.NewPassword, b.NewPasswordAlias)),
 	}
+	httpx.CheckText(&f, &b)
 	if err := f.Err(httpx.MsgValidation); err != nil {
 		return err
 	}

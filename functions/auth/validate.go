@@ -151,6 +151,7 @@ func (b loginBody) input() (LoginInput, error) {
 	var f httpx.Fields
 	checkUserID(&f, "userId", in.UserID)
 	checkLoginPassword(&f, "password", in.Password)
+	httpx.CheckText(&f, &b)
 	return in, f.Err(httpx.MsgValidation)
 }
 
@@ -205,6 +206,8 @@ func (b registerBody) input(admin bool) (RegisterInput, error) {
 	switch {
 	case in.UserName == "":
 		f.Add("userName", msgUserNameRequired)
+	case httpx.NameFault(in.UserName) != "":
+		f.Add("userName", httpx.NameFault(in.UserName))
 	case utf8.RuneCountInString(in.UserName) > 50:
 		f.Add("userName", msgUserNameLength)
 	}
@@ -225,6 +228,7 @@ func (b registerBody) input(admin bool) (RegisterInput, error) {
 			in.Permissions = append(in.Permissions, code)
 		}
 	}
+	httpx.CheckText(&f, &b)
 	msg := httpx.MsgValidation
 	for _, k := range []string{"customerId", "permissions"} {
 		if m, ok := f.Map()[k]; ok {

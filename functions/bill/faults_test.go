@@ -255,7 +255,9 @@ func FuzzInquiryBody(f *testing.F) {
 	b := &Bills{now: func() time.Time { return now }, cfg: Config{Location: seoul}}
 	f.Fuzz(func(t *testing.T, body string) {
 		var in inquiryBody
-		err := httpx.DecodeJSON(httptest.NewRequest("POST", "/", strings.NewReader(body)), &in)
+		req := httptest.NewRequest("POST", "/", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		err := httpx.DecodeJSON(req, &in)
 		if err == nil {
 			var rq InquiryRequest
 			rq, err = b.ParseInquiry(in.LineNumber, in.InquiryMonth)

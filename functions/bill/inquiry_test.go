@@ -382,6 +382,7 @@ func TestInquiryCompletesAfterClientLeaves(t *testing.T) {
 	req, _ := http.NewRequestWithContext(ctx, "POST", te.srv.URL+"/api/v1/bills/inquiry", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+te.token(t, user01))
 	req.Header.Set("X-Mock-Scenario", "delay")
+	req.Header.Set("Content-Type", "application/json")
 	if res, err := te.srv.Client().Do(req); err == nil {
 		res.Body.Close()
 		t.Fatal("the request was expected to be abandoned")

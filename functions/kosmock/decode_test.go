@@ -25,6 +25,7 @@ func FuzzDecodeChange(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		r := httptest.NewRequest(http.MethodPost, "/api/v1/kos/product/change", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
 		r.Body = http.MaxBytesReader(httptest.NewRecorder(), r.Body, 65536)
 		req, err := DecodeChange(r)
 		if err != nil {

@@ -133,6 +133,11 @@ func readChange(r *http.Request) (*auth.Claims, ChangeRequest, error) {
 	if err != nil {
 		return nil, ChangeRequest{}, err
 	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := httpx.RequireJSON(r); err != nil {
+			return nil, ChangeRequest{}, err
+		}
+	}
 	req, err := decodeChangeRequest(body)
 	if err != nil {
 		return nil, ChangeRequest{}, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 )
@@ -21,6 +22,9 @@ func DecodeJSON(r *http.Request, dst any) error {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return nil
 	}
+	if err := RequireJSON(r); err != nil {
+		return err
+	}
 	if err := json.Unmarshal(body, dst); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
@@ -31,6 +35,19 @@ func DecodeJSON(r *http.Request, dst any) error {
 		return Malformed(err)
 	}
 	return nil
+}
+
+// RequireJSON refuses a body sent as anything but JSON with 415: a
+// cross-site form can post text/plain or a urlencoded body without a CORS
+// preflight, but not application/json. Call it for a non-empty body only
+// (a logout sends none and no Content-Type).
+func RequireJSON(r *http.Request) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err == nil && (mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
+		return nil
+	}
+	return &Error{Kind: KindMediaType, Code: "UNSUPPORTED_MEDIA_TYPE", Message: MsgMediaType,
+		Details: "Content-Type=" + HeaderText(r.Header.Get("Content-Type"), 100)}
 }
 
 // ReadBody reads the whole request body. A body past the size limit or

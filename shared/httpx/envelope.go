@@ -95,7 +95,7 @@ func writeStandardError(w http.ResponseWriter, r *http.Request, status int, e *E
 // kosCodes maps generic kinds to KOS result codes (SPEC §5.7).
 var kosCodes = map[Kind]string{
 	KindInvalid: "9001", KindMalformed: "9003", KindNotFound: "9006", KindMethod: "9005",
-	KindTooLarge: "9003", KindTimeout: "9003", KindInternal: "9999", KindUnavailable: "9999",
+	KindTooLarge: "9003", KindTimeout: "9003", KindMediaType: "9003", KindInternal: "9999", KindUnavailable: "9999",
 }
 
 // WriteError maps err to its status and body in the request's style, the one

@@ -26,6 +26,7 @@ const (
 	KindLocked                    // 423
 	KindUnavailable               // 503: the database (or both revocation stores) down
 	KindTimeout                   // 408: the body did not arrive in time
+	KindMediaType                 // 415: a body that is not JSON
 )
 
 var kindStatus = map[Kind]int{
@@ -35,7 +36,7 @@ var kindStatus = map[Kind]int{
 	KindMethod: http.StatusMethodNotAllowed, KindConflict: http.StatusConflict,
 	KindTooLarge: http.StatusRequestEntityTooLarge, KindUnprocessable: http.StatusUnprocessableEntity,
 	KindLocked: http.StatusLocked, KindUnavailable: http.StatusServiceUnavailable,
-	KindTimeout: http.StatusRequestTimeout,
+	KindTimeout: http.StatusRequestTimeout, KindMediaType: http.StatusUnsupportedMediaType,
 }
 
 // Messages the SPEC fixes for the generic errors (§2.5).
@@ -48,6 +49,7 @@ const (
 	MsgLineDenied   = "조회 권한이 없는 회선번호입니다"
 	MsgTooLarge     = "요청 본문이 허용 크기를 초과했습니다."
 	MsgBodyTimeout  = "요청 본문 수신 시간이 초과되었습니다."
+	MsgMediaType    = "요청 본문은 application/json 형식이어야 합니다."
 	MsgInternal     = "서버 내부 오류가 발생했습니다."
 	MsgUnavailable  = "일시적으로 서비스를 이용할 수 없습니다. 잠시 후 다시 시도해주세요"
 	MsgNotFound     = "요청한 API를 찾을 수 없습니다"

@@ -152,11 +152,25 @@ func TestDecodeLimitsAndErrors(t *testing.T) {
 		{"malformed", `{"userId":`, 400},
 		{"wrong type", `{"n":"x"}`, 400},
 		{"too large", `{"userId":"` + strings.Repeat("a", 100) + `"}`, 413},
+		{"text/plain", `{"userId":"a"}`, 415},
+		{"form", `userId=a`, 415},
+		{"no content type", `{"userId":"a"}`, 415},
+		{"json with charset", `{"userId":"a"}`, 200},
+		{"problem+json", `{"userId":"a"}`, 200},
 	}
+	contentType := map[string]string{"text/plain": "text/plain;charset=UTF-8", "form": "application/x-www-form-urlencoded",
+		"no content type": "", "json with charset": "application/json; charset=utf-8",
+		"problem+json": "application/merge-patch+json"}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest("POST", "/x", strings.NewReader(tc.body)))
+			req := httptest.NewRequest("POST", "/x", strings.NewReader(tc.body))
+			if ct, ok := contentType[tc.name]; ok {
+				req.Header.Set("Content-Type", ct)
+			} else {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			h.ServeHTTP(rec, req)
 			if rec.Code != tc.status {
 				t.Fatalf("status = %d, want %d: %s", rec.Code, tc.status, rec.Body)
 			}

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"reflect"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -85,4 +86,37 @@ func NameFault(v string) string {
 		return "보이지 않는 문자나 방향 제어 문자는 사용할 수 없습니다"
 	}
 	return ""
+}
+
+// CheckText adds a TextFault field error for every string (or string in a
+// slice) of the decoded body v, a pointer to a struct with json tags, whose
+// field has not already failed: call it after a route's own rules, so their
+// more specific messages win, and no body string the rules let through can
+// carry a NUL (which PostgreSQL refuses) or a control character into a row.
+func CheckText(f *Fields, v any) {
+	rv := reflect.Indirect(reflect.ValueOf(v))
+	if rv.Kind() != reflect.Struct {
+		return
+	}
+	rt := rv.Type()
+	for i := range rt.NumField() {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		if name == "" || name == "-" || f.Has(name) {
+			continue
+		}
+		fv := reflect.Indirect(rv.Field(i))
+		switch {
+		case fv.Kind() == reflect.String:
+			if fault := TextFault(fv.String()); fault != "" {
+				f.Add(name, fault)
+			}
+		case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
+			for j := range fv.Len() {
+				if fault := TextFault(fv.Index(j).String()); fault != "" {
+					f.Add(name, fault)
+					break
+				}
+			}
+		}
+	}
 }
