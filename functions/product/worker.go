@@ -85,7 +85,7 @@ func (s *Products) ConsumeChangeRequested(ctx context.Context, e event.Event) er
 	body := kosChangeBody{LineNumber: row.LineNumber, CurrentProductCode: row.CurrentCode,
 		TargetProductCode: row.TargetCode, RequestID: row.RequestID}
 	kctx, cancel := context.WithTimeout(ctx, s.cfg.Deadline)
-	resp, kerr := s.workerKOS.Do(kctx, changeCall(body, "", workerRetries))
+	resp, kerr := s.kos.Do(kctx, changeCall(body, "", workerRetries))
 	cancel()
 	if kerr != nil {
 		s.metrics.worker.WithLabelValues("unknown").Inc()
