@@ -170,21 +170,24 @@ func KnativeService(f Function, p Profile) *servingv1.Service {
 			}},
 			Spec: servingv1.RevisionSpec{
 				TimeoutSeconds: &timeout,
-				PodSpec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name:    "function",
-					Image:   f.Image(),
-					Ports:   []corev1.ContainerPort{{Name: "http1", ContainerPort: Port}},
-					EnvFrom: envFrom,
-					Env:     env,
-					Resources: corev1.ResourceRequirements{
-						Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8m"), corev1.ResourceMemory: resource.MustParse("20Mi")},
-						Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(limitCPU), corev1.ResourceMemory: resource.MustParse("128Mi")},
-					},
-					ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health/readiness"}}},
-					LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health/liveness"}},
-						PeriodSeconds: 30, TimeoutSeconds: 5, FailureThreshold: 3},
-					SecurityContext: RestrictedSecurityContext(),
-				}}},
+				PodSpec: corev1.PodSpec{
+					// No function calls the Kubernetes API: no token in the pod.
+					AutomountServiceAccountToken: ptr(false),
+					Containers: []corev1.Container{{
+						Name:    "function",
+						Image:   f.Image(),
+						Ports:   []corev1.ContainerPort{{Name: "http1", ContainerPort: Port}},
+						EnvFrom: envFrom,
+						Env:     env,
+						Resources: corev1.ResourceRequirements{
+							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8m"), corev1.ResourceMemory: resource.MustParse("20Mi")},
+							Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(limitCPU), corev1.ResourceMemory: resource.MustParse("128Mi")},
+						},
+						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health/readiness"}}},
+						LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health/liveness"}},
+							PeriodSeconds: 30, TimeoutSeconds: 5, FailureThreshold: 3},
+						SecurityContext: RestrictedSecurityContext(),
+					}}},
 			},
 		}}},
 	}
