@@ -59,6 +59,43 @@ const (
 	IngressClass      = "nginx"
 )
 
+// Termination as Knative Serving v0.50 and kubelet run it: the revision's
+// pod gets terminationGracePeriodSeconds = timeoutSeconds; the function's
+// container has a preStop hook (queue-proxy's /wait-for-drain) that returns
+// only once queue-proxy has seen QueueProxyDrainSeconds without a request,
+// and kubelet sends SIGTERM when the hook returns or the grace is spent,
+// leaving at least KubeletMinGraceSeconds before SIGKILL. By then
+// queue-proxy has stopped routing and its in-flight requests (bounded by
+// timeoutSeconds) have been answered.
+const (
+	QueueProxyDrainSeconds = 30
+	KubeletMinGraceSeconds = 2
+	// StopMarginSeconds is what the process takes after its drain (Stop
+	// hooks, pools closed), measured by shared/fn's SIGTERM test.
+	StopMarginSeconds = 1
+)
+
+// TimeoutSeconds is the function's revision timeout.
+func TimeoutSeconds(f Function) int64 {
+	if f.Kind.ClusterLocal() {
+		return EventTimeout
+	}
+	return HTTPTimeout
+}
+
+// AfterSIGTERMSeconds is the window kubelet surely leaves the function's
+// container between SIGTERM and SIGKILL for a revision timeout.
+func AfterSIGTERMSeconds(timeout int64) int64 {
+	return max(timeout-min(timeout, QueueProxyDrainSeconds), KubeletMinGraceSeconds)
+}
+
+// DrainSeconds is the function's SHUTDOWN_TIMEOUT_SECONDS: the window after
+// SIGTERM less the stop margin (1 s for timeouts up to 32 s; a function with
+// a longer timeout would drain longer).
+func DrainSeconds(f Function) int64 {
+	return max(AfterSIGTERMSeconds(TimeoutSeconds(f))-StopMarginSeconds, 1)
+}
+
 // Trigger delivery (DESIGN §4, SPEC §10.6): 5 retries, exponential from 0.2 s.
 var (
 	TriggerRetries      int32 = 5
@@ -134,10 +171,7 @@ func KnativeService(f Function, p Profile) *servingv1.Service {
 	if f.Kind.ClusterLocal() {
 		svcLabels[LabelVisible] = "cluster-local"
 	}
-	timeout := int64(HTTPTimeout)
-	if f.Kind.ClusterLocal() {
-		timeout = EventTimeout
-	}
+	timeout := TimeoutSeconds(f)
 	var envFrom []corev1.EnvFromSource
 	for _, s := range EnvSources(f, p) {
 		if s.Kind == "secret" {
@@ -158,6 +192,7 @@ func KnativeService(f Function, p Profile) *servingv1.Service {
 		}
 		limitCPU = "500m"
 	}
+	env = append(env, corev1.EnvVar{Name: "SHUTDOWN_TIMEOUT_SECONDS", Value: strconv.FormatInt(DrainSeconds(f), 10)})
 	return &servingv1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "serving.knative.dev/v1", Kind: "Service"},
 		ObjectMeta: meta(f.Name, svcLabels),

@@ -182,6 +182,9 @@ func TestBrokerRetriesThenDeadLetters(t *testing.T) {
 
 // TestMain lets the SIGTERM test run this binary as the function process.
 func TestMain(m *testing.M) {
+	if os.Getenv("FN_TEST_SERVE") == "hold" {
+		serveHolding()
+	}
 	if os.Getenv("FN_TEST_SERVE") == "1" {
 		err := fn.Run(signalCtx(), []fn.Service{testService(700 * time.Millisecond)}, fn.Options{
 			Ready: func(a net.Addr) { fmt.Println("ADDR", a.String()) },
