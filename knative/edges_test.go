@@ -2,8 +2,10 @@ package knative
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"phonebill/knative/gen"
@@ -106,4 +108,78 @@ func TestBrokenDrainFails(t *testing.T) {
 	}
 	problems, _ := drainProblems(docs)
 	wantProblem(t, problems, ks.Name, "kubelet leaves after SIGTERM")
+}
+
+// frontDoorProblems: the only way in from outside is the NGINX Ingress.
+// Every Knative Service is cluster-local (Knative's public gateway serves
+// none), no Service is a LoadBalancer or NodePort or has external IPs, and
+// every Ingress is of class nginx and sends each path to kourier-internal
+// with the cluster-local host of a function of the profile.
+func frontDoorProblems(docs []doc) []string {
+	var out []string
+	ksvcs := map[string]bool{}
+	for _, d := range docs {
+		switch o := d.Obj.(type) {
+		case *servingv1.Service:
+			ksvcs[o.Name] = true
+			if o.Labels[gen.LabelVisible] != "cluster-local" {
+				out = append(out, fmt.Sprintf("%s: not cluster-local: public on Knative's own gateway", d))
+			}
+		case *corev1.Service:
+			if o.Spec.Type == corev1.ServiceTypeLoadBalancer || o.Spec.Type == corev1.ServiceTypeNodePort || len(o.Spec.ExternalIPs) > 0 {
+				out = append(out, fmt.Sprintf("%s: type %s with external IPs %v reaches the pods from outside", d, o.Spec.Type, o.Spec.ExternalIPs))
+			}
+		}
+	}
+	for _, d := range docs {
+		ing, ok := d.Obj.(*networkingIngress)
+		if !ok {
+			continue
+		}
+		if ing.Spec.IngressClassName == nil || *ing.Spec.IngressClassName != gen.IngressClass || ing.Spec.DefaultBackend != nil {
+			out = append(out, fmt.Sprintf("%s: want class %s and no default backend", d, gen.IngressClass))
+		}
+		host := strings.TrimSuffix(ing.Annotations[gen.AnnVhost], "."+gen.Namespace+".svc.cluster.local")
+		if !ksvcs[host] {
+			out = append(out, fmt.Sprintf("%s: upstream-vhost %q is no cluster-local function of the profile", d, ing.Annotations[gen.AnnVhost]))
+		}
+		for _, rule := range ing.Spec.Rules {
+			if rule.HTTP == nil {
+				continue
+			}
+			for _, p := range rule.HTTP.Paths {
+				if b := p.Backend.Service; b == nil || b.Name != gen.KourierService || b.Port.Number != 80 {
+					out = append(out, fmt.Sprintf("%s: path %s goes to %+v, not to %s:80", d, p.Path, p.Backend, gen.KourierService))
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestOneFrontDoor(t *testing.T) {
+	t.Parallel()
+	r := loadRepo(t)
+	for _, p := range r.In.Profiles {
+		docs := r.profileDocs(p)
+		for _, e := range frontDoorProblems(docs) {
+			t.Errorf("%s: %s", p.Name, e)
+		}
+		t.Logf("%s: %d Knative Services, all cluster-local; %d Ingresses to %s", p.Name,
+			len(ofKind[*servingv1.Service](docs)), len(ofKind[*networkingIngress](docs)), gen.KourierService)
+	}
+	// The kourier-internal backend is an ExternalName of Knative's internal
+	// gateway, which serves cluster-local hosts only.
+	for _, s := range ofKind[*corev1.Service](r.Docs) {
+		if s.Name == gen.KourierService && (s.Spec.Type != corev1.ServiceTypeExternalName || s.Spec.ExternalName != gen.KourierTarget) {
+			t.Errorf("%s: %s %q, want ExternalName %s", s.Name, s.Spec.Type, s.Spec.ExternalName, gen.KourierTarget)
+		}
+	}
+}
+
+func TestBrokenFrontDoorFails(t *testing.T) {
+	t.Parallel()
+	_, _, docs, ks := devCopy(t)
+	delete(ks.Labels, gen.LabelVisible)
+	wantProblem(t, frontDoorProblems(docs), ks.Name, "Knative's own gateway")
 }

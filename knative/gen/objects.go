@@ -167,10 +167,11 @@ func RestrictedSecurityContext() *corev1.SecurityContext {
 // KnativeService is the serving.knative.dev/v1 Service of one function.
 func KnativeService(f Function, p Profile) *servingv1.Service {
 	lb := labels(f)
+	// One front door: no Knative Service is exposed on Knative's own public
+	// gateway; HTTP functions are reached through the NGINX Ingress, which
+	// sends their paths to kourier-internal with the cluster-local host.
 	svcLabels := labels(f)
-	if f.Kind.ClusterLocal() {
-		svcLabels[LabelVisible] = "cluster-local"
-	}
+	svcLabels[LabelVisible] = "cluster-local"
 	timeout := TimeoutSeconds(f)
 	var envFrom []corev1.EnvFromSource
 	for _, s := range EnvSources(f, p) {
