@@ -2,10 +2,18 @@ package knative
 
 import (
 	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"phonebill/knative/gen"
@@ -182,4 +190,157 @@ func TestBrokenFrontDoorFails(t *testing.T) {
 	_, _, docs, ks := devCopy(t)
 	delete(ks.Labels, gen.LabelVisible)
 	wantProblem(t, frontDoorProblems(docs), ks.Name, "Knative's own gateway")
+}
+
+// cpuPerRequest reads the measured CPU per request of each function from
+// docs/benchmarks.md: the server column of the load table (endpoint →
+// function through the route table), and for the bcrypt routes without a
+// row of their own login's figure (one cost-10 bcrypt plus the rest). A
+// function measured nowhere gets unmeasuredFactor × the dearest measured
+// non-bcrypt figure.
+const unmeasuredFactor = 3
+
+var loadRow = regexp.MustCompile(`^\| (GET|POST|PUT|PATCH|DELETE) (\S+)[^|]*\|(?:[^|]*\|){3} ([0-9.]+) µs,`)
+
+func cpuPerRequest(t *testing.T, r *repo) (map[string]time.Duration, time.Duration) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(r.Root, "docs/benchmarks.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	for _, f := range r.In.Functions {
+		for _, rt := range f.Routes {
+			if !rt.IsEvent() {
+				mux.HandleFunc(rt.Method+" "+rt.Path, func(http.ResponseWriter, *http.Request) {})
+			}
+		}
+	}
+	owner := func(method, path string) string {
+		req, _ := http.NewRequest(method, "http://x/api/v1"+strings.ReplaceAll(strings.ReplaceAll(path, "{", ""), "}", ""), nil)
+		_, pattern := mux.Handler(req)
+		for _, f := range r.In.Functions {
+			for _, rt := range f.Routes {
+				if !rt.IsEvent() && rt.Method+" "+rt.Path == pattern {
+					return f.Name
+				}
+			}
+		}
+		return ""
+	}
+	out := map[string]time.Duration{}
+	var dearest time.Duration
+	for _, line := range strings.Split(string(b), "\n") {
+		m := loadRow.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		us, err := strconv.ParseFloat(m[3], 64)
+		name := owner(m[1], m[2])
+		if err != nil || name == "" {
+			continue
+		}
+		d := time.Duration(us * float64(time.Microsecond))
+		out[name] = max(out[name], d)
+		if !slices.Contains(gen.BcryptRoutes, name) {
+			dearest = max(dearest, d)
+		}
+	}
+	login, ok := out["auth-login"]
+	if !ok || login < 20*time.Millisecond || dearest == 0 {
+		t.Fatalf("docs/benchmarks.md: no load row for login (%v) or for the other routes (%v): %v", login, dearest, out)
+	}
+	for _, n := range gen.BcryptRoutes {
+		if _, ok := out[n]; !ok {
+			out[n] = login
+		}
+	}
+	return out, unmeasuredFactor * dearest
+}
+
+// queueProblems computes, per Knative Service, the worst time a request
+// waits for CPU in one pod: perPod requests each needing cpu of CPU share
+// the limit, so the last ends after perPod × cpu ÷ limit. perPod is the
+// containerConcurrency cap, or, with a soft target only, twice the target
+// (Knative's panic threshold: a burst below it is not scaled out at once).
+// It also replays the burst that broke login (50 requests at once, all
+// max-scale pods up, in waves of perPod per pod). Both stay under the
+// timeout and, for HTTP functions, the request deadline inside the client's
+// 10 s.
+func queueProblems(docs []doc, cpu map[string]time.Duration, fallback time.Duration) (out, rows []string) {
+	const burst = 50
+	for _, ks := range ofKind[*servingv1.Service](docs) {
+		c := ks.Spec.Template.Spec.Containers[0]
+		limit := c.Resources.Limits.Cpu().AsApproximateFloat64()
+		perPod := int64(2 * atoi(ks.Spec.Template.Annotations[gen.AnnTarget]))
+		if cc := ks.Spec.Template.Spec.ContainerConcurrency; cc != nil && *cc > 0 {
+			perPod = *cc
+		}
+		per, measured := cpu[ks.Name], true
+		if ks.Name == gen.AllInOneName {
+			per = slices.Max([]time.Duration{cpu["auth-login"], cpu["auth-register"], cpu["auth-change-password"]})
+		} else if per == 0 {
+			per, measured = fallback, false
+		}
+		if limit <= 0 || perPod <= 0 {
+			out = append(out, fmt.Sprintf("%s: no CPU limit or per-pod concurrency", ks.Name))
+			continue
+		}
+		full := time.Duration(float64(perPod) * float64(per) / limit)
+		pods := int64(atoi(ks.Spec.Template.Annotations[gen.AnnMaxScale]))
+		waves := (burst + pods*perPod - 1) / (pods * perPod)
+		wave := time.Duration(float64(min(burst, perPod)) * float64(per) / limit)
+		bound := time.Duration(*ks.Spec.Template.Spec.TimeoutSeconds) * time.Second
+		if ks.Labels[gen.LabelKind] != gen.Event.String() && ks.Labels[gen.LabelKind] != gen.Scheduled.String() &&
+			ks.Labels[gen.LabelKind] != gen.DeadLetter.String() {
+			bound = 8 * time.Second // REQUEST_DEADLINE_MS, inside the client's 10 s
+		}
+		if full > bound || time.Duration(waves)*wave > bound {
+			out = append(out, fmt.Sprintf("%s: a full pod (%d × %v CPU ÷ %.2f cores) waits %v, a burst of %d %v: over %v",
+				ks.Name, perPod, per, limit, full.Round(time.Millisecond), burst, (time.Duration(waves)*wave).Round(time.Millisecond), bound))
+		}
+		note := ""
+		if !measured {
+			note = " (not measured: bound)"
+		}
+		rows = append(rows, fmt.Sprintf("%s: %d per pod × %v%s ÷ %.2f cores = %v; burst of %d over %d pods: %v",
+			ks.Name, perPod, per.Round(time.Microsecond), note, limit, full.Round(time.Millisecond), burst, pods,
+			(time.Duration(waves)*wave).Round(time.Millisecond)))
+	}
+	return out, rows
+}
+
+func TestQueueingStaysUnderTheTimeout(t *testing.T) {
+	t.Parallel()
+	r := loadRepo(t)
+	cpu, fallback := cpuPerRequest(t, r)
+	for _, p := range r.In.Profiles {
+		problems, rows := queueProblems(r.profileDocs(p), cpu, fallback)
+		for _, e := range problems {
+			t.Errorf("%s: %s", p.Name, e)
+		}
+		if p.Name == "dev" {
+			for _, row := range rows {
+				t.Log(row)
+			}
+		}
+	}
+}
+
+func TestBrokenBcryptSizingFails(t *testing.T) {
+	t.Parallel()
+	r, _, docs, _ := devCopy(t)
+	cpu, fallback := cpuPerRequest(t, r)
+	var login *servingv1.Service
+	for _, ks := range ofKind[*servingv1.Service](docs) {
+		if ks.Name == "auth-login" {
+			login = ks
+		}
+	}
+	// The sizing before: a soft target of 50 at 200m.
+	login.Spec.Template.Spec.ContainerConcurrency = nil
+	login.Spec.Template.Annotations[gen.AnnTarget] = "50"
+	login.Spec.Template.Spec.Containers[0].Resources.Limits[corev1.ResourceCPU] = resource.MustParse("200m")
+	problems, _ := queueProblems(docs, cpu, fallback)
+	wantProblem(t, problems, "auth-login", "over 8s")
 }

@@ -3,6 +3,7 @@ package gen
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -58,6 +59,38 @@ const (
 	KourierTarget     = "kourier-internal.kourier-system.svc.cluster.local"
 	IngressClass      = "nginx"
 )
+
+// Size is how many requests one pod takes and how much CPU it may burn.
+type Size struct {
+	// ContainerConcurrency caps the requests in one pod (0: no cap, the
+	// target is a soft goal the autoscaler steers to).
+	ContainerConcurrency int64
+	// Target is the autoscaler's concurrency target per pod.
+	Target int
+	// LimitCPU is the container's CPU limit.
+	LimitCPU string
+}
+
+// BcryptRoutes run one cost-10 bcrypt per request (~58 ms of a full core,
+// docs/benchmarks.md): at 200m and a soft target of 50, 50 logins in one pod
+// would queue ~14 s, past the client's 10 s. A test ties the names to the
+// route table.
+var BcryptRoutes = []string{"auth-login", "auth-register", "auth-change-password"}
+
+// SizeOf is the function's sizing: a hard cap of 4 requests and one core
+// for the bcrypt routes (the last of 4 concurrent logins ends after ~0.23 s
+// of CPU); a cap of 10 and 500m for the all-in-one, which serves them too;
+// a soft target of 50 and 200m for everything else (a few hundred µs of CPU
+// per request).
+func SizeOf(f Function) Size {
+	switch {
+	case f.Kind == AllInOne:
+		return Size{ContainerConcurrency: 10, Target: 10, LimitCPU: "500m"}
+	case f.Kind == HTTP && len(f.Routes) == 1 && slices.Contains(BcryptRoutes, f.Name):
+		return Size{ContainerConcurrency: 4, Target: 4, LimitCPU: "1000m"}
+	}
+	return Size{Target: ConcurrencyTarget, LimitCPU: "200m"}
+}
 
 // Termination as Knative Serving v0.50 and kubelet run it: the revision's
 // pod gets terminationGracePeriodSeconds = timeoutSeconds; the function's
@@ -166,12 +199,14 @@ func RestrictedSecurityContext() *corev1.SecurityContext {
 
 // KnativeService is the serving.knative.dev/v1 Service of one function.
 func KnativeService(f Function, p Profile) *servingv1.Service {
-	lb := labels(f)
 	// One front door: no Knative Service is exposed on Knative's own public
 	// gateway; HTTP functions are reached through the NGINX Ingress, which
 	// sends their paths to kourier-internal with the cluster-local host.
+	// The template carries the same labels: `func deploy` writes one set to
+	// both (FuncYAML).
 	svcLabels := labels(f)
 	svcLabels[LabelVisible] = "cluster-local"
+	lb := svcLabels
 	timeout := TimeoutSeconds(f)
 	var envFrom []corev1.EnvFromSource
 	for _, s := range EnvSources(f, p) {
@@ -182,7 +217,11 @@ func KnativeService(f Function, p Profile) *servingv1.Service {
 		}
 	}
 	var env []corev1.EnvVar
-	limitCPU := "200m"
+	size := SizeOf(f)
+	var cc *int64
+	if size.ContainerConcurrency > 0 {
+		cc = ptr(size.ContainerConcurrency)
+	}
 	if f.Kind == AllInOne {
 		// The root func.yaml's settings: a bigger pool, and KOS-Mock served
 		// by the same process.
@@ -191,7 +230,6 @@ func KnativeService(f Function, p Profile) *servingv1.Service {
 			{Name: "MIGRATE_ON_START", Value: "false"},
 			{Name: "KOS_BASE_URL", Value: "http://127.0.0.1:8080"},
 		}
-		limitCPU = "500m"
 	}
 	env = append(env, corev1.EnvVar{Name: "SHUTDOWN_TIMEOUT_SECONDS", Value: strconv.FormatInt(DrainSeconds(f), 10)})
 	return &servingv1.Service{
@@ -202,10 +240,11 @@ func KnativeService(f Function, p Profile) *servingv1.Service {
 				AnnMinScale: "0",
 				AnnMaxScale: strconv.Itoa(MaxScale(f, p)),
 				AnnMetric:   "concurrency",
-				AnnTarget:   strconv.Itoa(ConcurrencyTarget),
+				AnnTarget:   strconv.Itoa(size.Target),
 			}},
 			Spec: servingv1.RevisionSpec{
-				TimeoutSeconds: &timeout,
+				ContainerConcurrency: cc,
+				TimeoutSeconds:       &timeout,
 				PodSpec: corev1.PodSpec{
 					// No function calls the Kubernetes API: no token in the pod.
 					AutomountServiceAccountToken: ptr(false),
@@ -217,11 +256,12 @@ func KnativeService(f Function, p Profile) *servingv1.Service {
 						Env:     env,
 						Resources: corev1.ResourceRequirements{
 							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8m"), corev1.ResourceMemory: resource.MustParse("20Mi")},
-							Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(limitCPU), corev1.ResourceMemory: resource.MustParse("128Mi")},
+							Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(size.LimitCPU), corev1.ResourceMemory: resource.MustParse("128Mi")},
 						},
 						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health/readiness"}}},
-						LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health/liveness"}},
-							PeriodSeconds: 30, TimeoutSeconds: 5, FailureThreshold: 3},
+						// Path only, as `func deploy` writes them (Kubernetes' defaults
+						// otherwise): the answers are fixed and touch no dependency.
+						LivenessProbe:   &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health/liveness"}}},
 						SecurityContext: RestrictedSecurityContext(),
 					}}},
 			},
