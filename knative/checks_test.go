@@ -34,12 +34,16 @@ var annotationAllowList = map[string]bool{
 	gen.AnnUseRegex:                true,
 	gen.AnnVhost:                   true,
 	alwaysOnAnnotation:             true,
+	gen.AnnQPCPURequest:            true,
+	gen.AnnQPMemRequest:            true,
+	gen.AnnQPCPULimit:              true,
+	gen.AnnQPMemLimit:              true,
 	"phonebill.io/config-revision": true,
 }
 
 // alwaysOnAnnotation documents why a function keeps a pod warm; without it
 // every function must scale to zero.
-const alwaysOnAnnotation = "phonebill.io/always-on-reason"
+const alwaysOnAnnotation = gen.AnnAlwaysOn
 
 // checkAnnotations reports annotation keys outside the allow-list, on the
 // object and on every pod or revision template inside it.

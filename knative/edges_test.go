@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"phonebill/knative/gen"
@@ -343,4 +344,112 @@ func TestBrokenBcryptSizingFails(t *testing.T) {
 	login.Spec.Template.Spec.Containers[0].Resources.Limits[corev1.ResourceCPU] = resource.MustParse("200m")
 	problems, _ := queueProblems(docs, cpu, fallback)
 	wantProblem(t, problems, "auth-login", "over 8s")
+}
+
+// Knative's cluster defaults (config-autoscaler) and what a ping costs.
+const (
+	stableWindow     = 60 * time.Second // no requests for this long: desired scale 0
+	scaleToZeroGrace = 30 * time.Second // upper bound before the last pod is removed
+	coldStart        = 3 * time.Second  // scheduling + start (docs/operations.md: 1–3 s)
+)
+
+// pingsPerHour counts the pings of a five-field cron schedule's minute field
+// ("*", "*/N", "M" or "M,N"; the other fields must be "*").
+func pingsPerHour(schedule string) (int, error) {
+	f := strings.Fields(schedule)
+	if len(f) != 5 || f[1] != "*" || f[2] != "*" || f[3] != "*" || f[4] != "*" {
+		return 0, fmt.Errorf("schedule %q: only the minute field may be set", schedule)
+	}
+	switch m := f[0]; {
+	case m == "*":
+		return 60, nil
+	case strings.HasPrefix(m, "*/"):
+		n, err := strconv.Atoi(m[2:])
+		if err != nil || n < 1 {
+			return 0, fmt.Errorf("schedule %q", schedule)
+		}
+		return (60 + n - 1) / n, nil
+	default:
+		return len(strings.Split(m, ",")), nil
+	}
+}
+
+// idleHour computes, for each Knative Service of a profile, the fraction of
+// an hour without any client request that it has a pod: 1 with min-scale ≥
+// 1; for a PingSource's target, each ping keeps a pod for the cold start,
+// the stable window (the revision's window annotation if set), the
+// scale-to-zero grace and the termination (preStop up to min(timeout, 30 s)
+// plus kubelet's 2 s), merged when pings come closer than that; 0 otherwise.
+func idleHour(docs []doc) (map[string]float64, map[string]time.Duration, []string) {
+	frac := map[string]float64{}
+	life := map[string]time.Duration{}
+	var problems []string
+	ksvcs := map[string]*servingv1.Service{}
+	for _, ks := range ofKind[*servingv1.Service](docs) {
+		ksvcs[ks.Name] = ks
+		if atoi(ks.Spec.Template.Annotations[gen.AnnMinScale]) >= 1 {
+			frac[ks.Name] = 1
+		} else {
+			frac[ks.Name] = 0
+		}
+	}
+	for _, ps := range ofKind[*sourcesv1.PingSource](docs) {
+		ks := ksvcs[ps.Spec.Sink.Ref.Name]
+		n, err := pingsPerHour(ps.Spec.Schedule)
+		if err != nil || ks == nil {
+			problems = append(problems, fmt.Sprintf("PingSource %s: %v (sink %s)", ps.Name, err, ps.Spec.Sink.Ref.Name))
+			continue
+		}
+		window := stableWindow
+		if w, err := time.ParseDuration(ks.Spec.Template.Annotations["autoscaling.knative.dev/window"]); err == nil {
+			window = w
+		}
+		timeout := time.Duration(*ks.Spec.Template.Spec.TimeoutSeconds) * time.Second
+		l := coldStart + window + scaleToZeroGrace + min(timeout, gen.QueueProxyDrainSeconds*time.Second) + gen.KubeletMinGraceSeconds*time.Second
+		life[ks.Name] = l
+		frac[ks.Name] = max(frac[ks.Name], min(1, float64(n)*l.Seconds()/3600))
+	}
+	return frac, life, problems
+}
+
+// Idle means zero function pods except what the outbox needs: every
+// function but the PingSource's relay (and the always-on all-in-one) is at
+// zero in an idle hour, and what stays warm, queue-proxy included, fits the
+// seed's budget. The relay's figure is computed, not assumed: SPEC §10.6's
+// sweep every minute keeps it warm the whole hour (a ping lives longer than
+// the minute between pings), which is the documented limit.
+func TestIdleHourWarmFraction(t *testing.T) {
+	t.Parallel()
+	r := loadRepo(t)
+	maxCPU, maxMem := resource.MustParse("300m"), resource.MustParse("768Mi")
+	for _, p := range r.In.Profiles {
+		docs := r.profileDocs(p)
+		frac, life, problems := idleHour(docs)
+		for _, e := range problems {
+			t.Error(e)
+		}
+		var cpu, mem resource.Quantity
+		for _, ks := range ofKind[*servingv1.Service](docs) {
+			f := frac[ks.Name]
+			scheduled := ks.Labels[gen.LabelKind] == gen.Scheduled.String()
+			alwaysOn := ks.Spec.Template.Annotations[gen.AnnAlwaysOn] != ""
+			if f > 0 && !scheduled && !alwaysOn {
+				t.Errorf("%s: %s is warm %.0f %% of an idle hour without a schedule or an always-on reason", p.Name, ks.Name, 100*f)
+			}
+			if f > 0 {
+				c, m, _ := warmRequests(ks)
+				cpu.Add(c)
+				mem.Add(m)
+				why := fmt.Sprintf("a ping keeps a pod %v", life[ks.Name])
+				if alwaysOn {
+					why = "min-scale 1: " + ks.Spec.Template.Annotations[gen.AnnAlwaysOn]
+				}
+				t.Logf("%s: %s warm %.0f %% of an idle hour (%s)", p.Name, ks.Name, 100*f, why)
+			}
+		}
+		if cpu.Cmp(maxCPU) > 0 || mem.Cmp(maxMem) > 0 {
+			t.Errorf("%s: an idle hour keeps %s CPU / %s warm, above %s / %s", p.Name, cpu.String(), mem.String(), maxCPU.String(), maxMem.String())
+		}
+		t.Logf("%s: an idle hour keeps %s CPU / %s requested (queue-proxy included)", p.Name, cpu.String(), mem.String())
+	}
 }

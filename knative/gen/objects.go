@@ -31,23 +31,35 @@ const (
 
 // Annotation and label keys the manifests use.
 const (
-	AnnMinScale   = "autoscaling.knative.dev/min-scale"
-	AnnMaxScale   = "autoscaling.knative.dev/max-scale"
-	AnnTarget     = "autoscaling.knative.dev/target"
-	AnnMetric     = "autoscaling.knative.dev/metric"
-	AnnBrokerCls  = "eventing.knative.dev/broker.class"
-	AnnUseRegex   = "nginx.ingress.kubernetes.io/use-regex"
-	AnnVhost      = "nginx.ingress.kubernetes.io/upstream-vhost"
-	LabelVisible  = "networking.knative.dev/visibility"
-	LabelApp      = "app"
-	LabelService  = "phonebill.io/service"
-	LabelFunction = "phonebill.io/function"
-	LabelKind     = "phonebill.io/kind"
+	AnnMinScale  = "autoscaling.knative.dev/min-scale"
+	AnnMaxScale  = "autoscaling.knative.dev/max-scale"
+	AnnTarget    = "autoscaling.knative.dev/target"
+	AnnMetric    = "autoscaling.knative.dev/metric"
+	AnnBrokerCls = "eventing.knative.dev/broker.class"
+	AnnAlwaysOn  = "phonebill.io/always-on-reason"
+	// queue-proxy's resources, set per revision instead of Knative's
+	// cluster defaults, so the warm budget counts them.
+	AnnQPCPURequest = "queue.sidecar.serving.knative.dev/cpu-resource-request"
+	AnnQPMemRequest = "queue.sidecar.serving.knative.dev/memory-resource-request"
+	AnnQPCPULimit   = "queue.sidecar.serving.knative.dev/cpu-resource-limit"
+	AnnQPMemLimit   = "queue.sidecar.serving.knative.dev/memory-resource-limit"
+	AnnUseRegex     = "nginx.ingress.kubernetes.io/use-regex"
+	AnnVhost        = "nginx.ingress.kubernetes.io/upstream-vhost"
+	LabelVisible    = "networking.knative.dev/visibility"
+	LabelApp        = "app"
+	LabelService    = "phonebill.io/service"
+	LabelFunction   = "phonebill.io/function"
+	LabelKind       = "phonebill.io/kind"
 )
 
-// Sizing of every function (DESIGN §4): a Go function idles at 10–20 MiB,
-// so 28 of them warm together stay inside the seed's 300m / 768Mi.
+// Sizing of every function (DESIGN §4): a Go function idles at 10–20 MiB.
+// With its queue-proxy (QP*) a warm function requests 13m / 36Mi, so up to
+// 21 fit the seed's 300m / 768Mi at once, not all 28 (knative.TestResourceBudget).
 const (
+	QPCPURequest      = "5m"
+	QPMemRequest      = "16Mi"
+	QPCPULimit        = "100m"
+	QPMemLimit        = "64Mi"
 	ConcurrencyTarget = 50
 	HTTPTimeout       = 15 // s; the client gives up at 10 s, a request's KOS budget is 8 s
 	EventTimeout      = 30 // s; one KOS change with its retries, or one relay sweep
@@ -236,12 +248,7 @@ func KnativeService(f Function, p Profile) *servingv1.Service {
 		TypeMeta:   metav1.TypeMeta{APIVersion: "serving.knative.dev/v1", Kind: "Service"},
 		ObjectMeta: meta(f.Name, svcLabels),
 		Spec: servingv1.ServiceSpec{ConfigurationSpec: servingv1.ConfigurationSpec{Template: servingv1.RevisionTemplateSpec{
-			ObjectMeta: metav1.ObjectMeta{Labels: lb, Annotations: map[string]string{
-				AnnMinScale: "0",
-				AnnMaxScale: strconv.Itoa(MaxScale(f, p)),
-				AnnMetric:   "concurrency",
-				AnnTarget:   strconv.Itoa(size.Target),
-			}},
+			ObjectMeta: metav1.ObjectMeta{Labels: lb, Annotations: templateAnnotations(f, p, size)},
 			Spec: servingv1.RevisionSpec{
 				ContainerConcurrency: cc,
 				TimeoutSeconds:       &timeout,
@@ -267,6 +274,30 @@ func KnativeService(f Function, p Profile) *servingv1.Service {
 			},
 		}}},
 	}
+}
+
+// AllInOneAlwaysOn is why the all-in-one keeps one pod: its outbox sweep
+// runs on an in-process ticker and its events go through an in-process
+// broker, so at zero pods nothing publishes the outbox or sweeps PENDING
+// changes.
+const AllInOneAlwaysOn = "in-process ticker and broker: at zero pods nothing publishes the outbox or sweeps PENDING changes"
+
+func templateAnnotations(f Function, p Profile, size Size) map[string]string {
+	a := map[string]string{
+		AnnMinScale:     "0",
+		AnnMaxScale:     strconv.Itoa(MaxScale(f, p)),
+		AnnMetric:       "concurrency",
+		AnnTarget:       strconv.Itoa(size.Target),
+		AnnQPCPURequest: QPCPURequest,
+		AnnQPMemRequest: QPMemRequest,
+		AnnQPCPULimit:   QPCPULimit,
+		AnnQPMemLimit:   QPMemLimit,
+	}
+	if f.Kind == AllInOne {
+		a[AnnMinScale] = "1"
+		a[AnnAlwaysOn] = AllInOneAlwaysOn
+	}
+	return a
 }
 
 func ksvcRef(name string) *duckv1.KReference {
