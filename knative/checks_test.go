@@ -17,6 +17,7 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"phonebill/knative/gen"
+	"phonebill/shared/fn"
 )
 
 // The checks below return problems instead of failing, so the negative
@@ -263,7 +264,7 @@ func (t ties) check() []string {
 		if tr.Spec.Broker != gen.BrokerName {
 			out = append(out, fmt.Sprintf("%s: broker %q, want %q", d, tr.Spec.Broker, gen.BrokerName))
 		}
-		out = append(out, checkDelivery(d, tr.Spec.Delivery, dl, exists)...)
+		out = append(out, checkDelivery(d, tr.Spec.Delivery, f.Routes[0].DeliveryOf(), dl, exists)...)
 	}
 	for name, f := range want {
 		if f.Kind == gen.Event && len(triggers[name]) != 1 {
@@ -330,19 +331,19 @@ func (t ties) check() []string {
 
 func (t ties) brokers() []*eventingv1.Broker { return ofKind[*eventingv1.Broker](t.Docs) }
 
-func checkDelivery(d doc, del *eventingduckv1.DeliverySpec, deadLetter string, exists func(kind, apiVersion, name string) bool) []string {
+func checkDelivery(d doc, del *eventingduckv1.DeliverySpec, want fn.Delivery, deadLetter string, exists func(kind, apiVersion, name string) bool) []string {
 	if del == nil {
 		return []string{fmt.Sprintf("%s: no delivery spec (retries, backoff, dead-letter sink)", d)}
 	}
 	var out []string
-	if del.Retry == nil || *del.Retry != gen.TriggerRetries {
-		out = append(out, fmt.Sprintf("%s: retry %v, want %d", d, del.Retry, gen.TriggerRetries))
+	if del.Retry == nil || int(*del.Retry) != want.Retries {
+		out = append(out, fmt.Sprintf("%s: retry %v, want %d (the route's delivery)", d, del.Retry, want.Retries))
 	}
 	if del.BackoffPolicy == nil || *del.BackoffPolicy != eventingduckv1.BackoffPolicyExponential {
 		out = append(out, fmt.Sprintf("%s: backoffPolicy is not exponential", d))
 	}
-	if del.BackoffDelay == nil || *del.BackoffDelay != gen.TriggerBackoffDelay {
-		out = append(out, fmt.Sprintf("%s: backoffDelay %v, want %s", d, del.BackoffDelay, gen.TriggerBackoffDelay))
+	if del.BackoffDelay == nil || *del.BackoffDelay != gen.ISODuration(want.Backoff) {
+		out = append(out, fmt.Sprintf("%s: backoffDelay %v, want %s (the route's delivery)", d, del.BackoffDelay, gen.ISODuration(want.Backoff)))
 	}
 	if s := del.DeadLetterSink; s == nil || s.Ref == nil || s.Ref.Name != deadLetter || !exists(s.Ref.Kind, s.Ref.APIVersion, s.Ref.Name) {
 		out = append(out, fmt.Sprintf("%s: dead-letter sink must be the existing function %q", d, deadLetter))

@@ -14,10 +14,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"phonebill/knative/gen"
+	"phonebill/shared/fn"
 )
 
 // apiCallers are the workloads that call the Kubernetes API and so need a
@@ -453,3 +455,74 @@ func TestIdleHourWarmFraction(t *testing.T) {
 		t.Logf("%s: an idle hour keeps %s CPU / %s requested (queue-proxy included)", p.Name, cpu.String(), mem.String())
 	}
 }
+
+// deliveryProblems: each Trigger's policy fits its consumer. bill-cache-evict
+// answers 5xx while Redis is away, so its redeliveries must outlast a cached
+// bill (BILL_CACHE_TTL_SECONDS of the profile, 1800 by default): an eviction
+// then lands or finds its entry expired, never lost. The change worker
+// answers 202 whenever the sweep drives the change again (product tests), so
+// its retries only bridge a pod that cannot be reached: they must end long
+// before the sweep's next re-emission (a minute).
+func deliveryProblems(docs []doc) (out, rows []string) {
+	ttl := 1800 * time.Second
+	if v := configMaps(docs)[gen.ConfigCommon]["BILL_CACHE_TTL_SECONDS"]; v != "" {
+		ttl = time.Duration(atoi(v)) * time.Second
+	}
+	for _, tr := range ofKind[*eventingv1.Trigger](docs) {
+		del := tr.Spec.Delivery
+		if del == nil || del.Retry == nil || del.BackoffDelay == nil {
+			out = append(out, fmt.Sprintf("Trigger %s: no retry policy", tr.Name))
+			continue
+		}
+		back, err := time.ParseDuration(strings.ToLower(strings.TrimPrefix(*del.BackoffDelay, "PT")))
+		if err != nil {
+			out = append(out, fmt.Sprintf("Trigger %s: backoffDelay %q", tr.Name, *del.BackoffDelay))
+			continue
+		}
+		span := fn.Delivery{Retries: int(*del.Retry), Backoff: back}.Span()
+		rows = append(rows, fmt.Sprintf("%s: %d retries from %v, %v in all", tr.Name, *del.Retry, back, span))
+		switch tr.Spec.Subscriber.Ref.Name {
+		case "bill-cache-evict":
+			if span < ttl {
+				out = append(out, fmt.Sprintf("Trigger %s: redelivers for %v, less than a cached bill lives (%v): an eviction could be lost", tr.Name, span, ttl))
+			}
+		case "product-change-worker":
+			if span >= time.Minute {
+				out = append(out, fmt.Sprintf("Trigger %s: retries for %v, into the sweep's next re-emission", tr.Name, span))
+			}
+		}
+	}
+	return out, rows
+}
+
+func TestDeliveryFitsTheConsumers(t *testing.T) {
+	t.Parallel()
+	r := loadRepo(t)
+	for _, p := range r.In.Profiles {
+		problems, rows := deliveryProblems(r.profileDocs(p))
+		for _, e := range problems {
+			t.Errorf("%s: %s", p.Name, e)
+		}
+		if len(rows) == 0 {
+			t.Fatalf("%s: no Triggers", p.Name)
+		}
+		for _, row := range rows {
+			t.Logf("%s: %s", p.Name, row)
+		}
+	}
+}
+
+func TestBrokenEvictDeliveryFails(t *testing.T) {
+	t.Parallel()
+	_, _, docs, _ := devCopy(t)
+	for _, tr := range ofKind[*eventingv1.Trigger](docs) {
+		if tr.Spec.Subscriber.Ref.Name == "bill-cache-evict" {
+			tr.Spec.Delivery.Retry = ptrTo(int32(5))
+			tr.Spec.Delivery.BackoffDelay = ptrTo("PT0.2S")
+		}
+	}
+	problems, _ := deliveryProblems(docs)
+	wantProblem(t, problems, "bill-cache-evict", "eviction could be lost")
+}
+
+func ptrTo[T any](v T) *T { return &v }

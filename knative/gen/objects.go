@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -141,11 +142,11 @@ func DrainSeconds(f Function) int64 {
 	return max(AfterSIGTERMSeconds(TimeoutSeconds(f))-StopMarginSeconds, 1)
 }
 
-// Trigger delivery (DESIGN §4, SPEC §10.6): 5 retries, exponential from 0.2 s.
-var (
-	TriggerRetries      int32 = 5
-	TriggerBackoffDelay       = "PT0.2S"
-)
+// ISODuration spells d as the ISO 8601 duration a Trigger's backoffDelay
+// takes ("PT0.2S", "PT1S").
+func ISODuration(d time.Duration) string {
+	return "PT" + strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "S"
+}
 
 // Producers are the functions that POST CloudEvents to the Broker; a
 // SinkBinding gives each its K_SINK (the route table has no field for it,
@@ -314,9 +315,12 @@ func Broker(p Profile) *eventingv1.Broker {
 	}
 }
 
-// Trigger is the exact-type subscription of one event function.
+// Trigger is the exact-type subscription of one event function, with the
+// route's own delivery policy (fn.Route.Delivery: what its outage window
+// needs).
 func Trigger(f Function, deadLetter string) *eventingv1.Trigger {
 	policy := eventingduckv1.BackoffPolicyExponential
+	d := f.Routes[0].DeliveryOf()
 	return &eventingv1.Trigger{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "eventing.knative.dev/v1", Kind: "Trigger"},
 		ObjectMeta: meta(f.Name, labels(f)),
@@ -326,9 +330,9 @@ func Trigger(f Function, deadLetter string) *eventingv1.Trigger {
 			Subscriber: duckv1.Destination{Ref: ksvcRef(f.Name)},
 			Delivery: &eventingduckv1.DeliverySpec{
 				DeadLetterSink: &duckv1.Destination{Ref: ksvcRef(deadLetter)},
-				Retry:          ptr(TriggerRetries),
+				Retry:          ptr(int32(d.Retries)),
 				BackoffPolicy:  &policy,
-				BackoffDelay:   ptr(TriggerBackoffDelay),
+				BackoffDelay:   ptr(ISODuration(d.Backoff)),
 			},
 		},
 	}

@@ -144,7 +144,7 @@ func TestBrokerRetriesThenDeadLetters(t *testing.T) {
 	}
 	run := func(handler http.Handler) {
 		b := fn.NewBroker(quiet)
-		b.Backoff = time.Millisecond
+		b.TimeScale = 0.005 // 0.2 s → 1 ms
 		b.Subscribe([]fn.BoundRoute{
 			{Route: fn.Route{Name: "consumer", EventType: "t.v1"}, Handler: handler},
 			{Route: fn.Route{Name: "dl", DeadLetter: true}, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
