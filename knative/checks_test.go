@@ -17,6 +17,7 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"phonebill/knative/gen"
+	"phonebill/shared/fn"
 )
 
 // The checks below return problems instead of failing, so the negative
@@ -34,12 +35,16 @@ var annotationAllowList = map[string]bool{
 	gen.AnnUseRegex:                true,
 	gen.AnnVhost:                   true,
 	alwaysOnAnnotation:             true,
+	gen.AnnQPCPURequest:            true,
+	gen.AnnQPMemRequest:            true,
+	gen.AnnQPCPULimit:              true,
+	gen.AnnQPMemLimit:              true,
 	"phonebill.io/config-revision": true,
 }
 
 // alwaysOnAnnotation documents why a function keeps a pod warm; without it
 // every function must scale to zero.
-const alwaysOnAnnotation = "phonebill.io/always-on-reason"
+const alwaysOnAnnotation = gen.AnnAlwaysOn
 
 // checkAnnotations reports annotation keys outside the allow-list, on the
 // object and on every pod or revision template inside it.
@@ -207,9 +212,8 @@ func (t ties) check() []string {
 		if img := ks.Spec.Template.Spec.Containers[0].Image; img != f.Image() {
 			out = append(out, fmt.Sprintf("%s: image %q, want %q (the folder whose main.go serves %q)", d, img, f.Image(), f.Name))
 		}
-		local := ks.Labels[gen.LabelVisible] == "cluster-local"
-		if local != f.Kind.ClusterLocal() {
-			out = append(out, fmt.Sprintf("%s: %s function %q: cluster-local visibility is %v, want %v", d, f.Kind, f.Name, local, f.Kind.ClusterLocal()))
+		if ks.Labels[gen.LabelVisible] != "cluster-local" {
+			out = append(out, fmt.Sprintf("%s: %s function %q is not cluster-local: public on Knative's gateway besides the Ingress", d, f.Kind, f.Name))
 		}
 	}
 	for name := range want {
@@ -260,7 +264,7 @@ func (t ties) check() []string {
 		if tr.Spec.Broker != gen.BrokerName {
 			out = append(out, fmt.Sprintf("%s: broker %q, want %q", d, tr.Spec.Broker, gen.BrokerName))
 		}
-		out = append(out, checkDelivery(d, tr.Spec.Delivery, dl, exists)...)
+		out = append(out, checkDelivery(d, tr.Spec.Delivery, f.Routes[0].DeliveryOf(), dl, exists)...)
 	}
 	for name, f := range want {
 		if f.Kind == gen.Event && len(triggers[name]) != 1 {
@@ -327,19 +331,19 @@ func (t ties) check() []string {
 
 func (t ties) brokers() []*eventingv1.Broker { return ofKind[*eventingv1.Broker](t.Docs) }
 
-func checkDelivery(d doc, del *eventingduckv1.DeliverySpec, deadLetter string, exists func(kind, apiVersion, name string) bool) []string {
+func checkDelivery(d doc, del *eventingduckv1.DeliverySpec, want fn.Delivery, deadLetter string, exists func(kind, apiVersion, name string) bool) []string {
 	if del == nil {
 		return []string{fmt.Sprintf("%s: no delivery spec (retries, backoff, dead-letter sink)", d)}
 	}
 	var out []string
-	if del.Retry == nil || *del.Retry != gen.TriggerRetries {
-		out = append(out, fmt.Sprintf("%s: retry %v, want %d", d, del.Retry, gen.TriggerRetries))
+	if del.Retry == nil || int(*del.Retry) != want.Retries {
+		out = append(out, fmt.Sprintf("%s: retry %v, want %d (the route's delivery)", d, del.Retry, want.Retries))
 	}
 	if del.BackoffPolicy == nil || *del.BackoffPolicy != eventingduckv1.BackoffPolicyExponential {
 		out = append(out, fmt.Sprintf("%s: backoffPolicy is not exponential", d))
 	}
-	if del.BackoffDelay == nil || *del.BackoffDelay != gen.TriggerBackoffDelay {
-		out = append(out, fmt.Sprintf("%s: backoffDelay %v, want %s", d, del.BackoffDelay, gen.TriggerBackoffDelay))
+	if del.BackoffDelay == nil || *del.BackoffDelay != gen.ISODuration(want.Backoff) {
+		out = append(out, fmt.Sprintf("%s: backoffDelay %v, want %s (the route's delivery)", d, del.BackoffDelay, gen.ISODuration(want.Backoff)))
 	}
 	if s := del.DeadLetterSink; s == nil || s.Ref == nil || s.Ref.Name != deadLetter || !exists(s.Ref.Kind, s.Ref.APIVersion, s.Ref.Name) {
 		out = append(out, fmt.Sprintf("%s: dead-letter sink must be the existing function %q", d, deadLetter))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,7 +35,12 @@ type funcYAML struct {
 		} `json:"envs"`
 	} `json:"run"`
 	Deploy struct {
-		Namespace       string `json:"namespace"`
+		Namespace string `json:"namespace"`
+		Labels    []struct {
+			Key   string `json:"key"`
+			Value string `json:"value"`
+		} `json:"labels"`
+		Annotations     map[string]string `json:"annotations"`
 		HealthEndpoints struct {
 			Liveness  string `json:"liveness"`
 			Readiness string `json:"readiness"`
@@ -48,7 +54,11 @@ type funcYAML struct {
 			} `json:"scale"`
 			Resources struct {
 				Requests map[string]string `json:"requests"`
-				Limits   map[string]string `json:"limits"`
+				Limits   struct {
+					CPU         string `json:"cpu"`
+					Memory      string `json:"memory"`
+					Concurrency *int64 `json:"concurrency"`
+				} `json:"limits"`
 			} `json:"resources"`
 		} `json:"options"`
 		Subscriptions []struct {
@@ -103,7 +113,8 @@ func compareFuncYAML(path string, fy *funcYAML, f gen.Function, ks *servingv1.Se
 		bad("scale metric/target %s/%v, the Service has %s/%s", sc.Metric, sc.Target, a[gen.AnnMetric], a[gen.AnnTarget])
 	}
 	res := fy.Deploy.Options.Resources
-	for name, pair := range map[string][2]map[string]string{"requests": {res.Requests, nil}, "limits": {res.Limits, nil}} {
+	limits := map[string]string{"cpu": res.Limits.CPU, "memory": res.Limits.Memory}
+	for name, pair := range map[string][2]map[string]string{"requests": {res.Requests, nil}, "limits": {limits, nil}} {
 		want := c.Resources.Requests
 		if name == "limits" {
 			want = c.Resources.Limits
@@ -114,6 +125,35 @@ func compareFuncYAML(path string, fy *funcYAML, f gen.Function, ks *servingv1.Se
 			if err != nil || got.Cmp(w) != 0 {
 				bad("resources.%s.%s %q, the Service has %s", name, r, pair[0][string(r)], w.String())
 			}
+		}
+	}
+	// What `func deploy` replaces on an existing Service must already be
+	// what the manifest has: labels (Service and template alike),
+	// annotations, containerConcurrency, and probes without settings func
+	// would reset.
+	gotLabels := map[string]string{}
+	for _, l := range fy.Deploy.Labels {
+		gotLabels[l.Key] = l.Value
+	}
+	if !reflect.DeepEqual(gotLabels, ks.Labels) || !reflect.DeepEqual(gotLabels, ks.Spec.Template.Labels) {
+		bad("deploy.labels %v, the Service has %v and its template %v (func deploy writes these to both)", gotLabels, ks.Labels, ks.Spec.Template.Labels)
+	}
+	wantAnn := map[string]string{}
+	for k, v := range a {
+		if !slices.Contains(gen.ScaleAnnotations, k) {
+			wantAnn[k] = v
+		}
+	}
+	if len(ks.Annotations) > 0 || !(len(fy.Deploy.Annotations) == 0 && len(wantAnn) == 0 || reflect.DeepEqual(fy.Deploy.Annotations, wantAnn)) {
+		bad("deploy.annotations %v, the template has %v besides scale and the Service %v", fy.Deploy.Annotations, wantAnn, ks.Annotations)
+	}
+	if cc := ks.Spec.Template.Spec.ContainerConcurrency; fmt.Sprint(deref64(cc)) != fmt.Sprint(deref64(res.Limits.Concurrency)) {
+		bad("resources.limits.concurrency %v, the Service has containerConcurrency %v", deref64(res.Limits.Concurrency), deref64(cc))
+	}
+	for name, p := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+		bare := corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p.HTTPGet.Path}}}
+		if !reflect.DeepEqual(*p, bare) {
+			bad("the Service's %s probe has settings beyond its path, which func deploy would reset: %+v", name, *p)
 		}
 	}
 	var gotSrc, gotNamed []string
@@ -145,6 +185,13 @@ func compareFuncYAML(path string, fy *funcYAML, f gen.Function, ks *servingv1.Se
 		bad("%s function has subscriptions %+v", f.Kind, subs)
 	}
 	return out
+}
+
+func deref64(p *int64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
 
 func deref(p *int) any {

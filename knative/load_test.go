@@ -193,6 +193,12 @@ func readRepo() (*repo, error) {
 			return nil, err
 		}
 	}
+	// The generated func.yaml files (compared byte for byte, not decoded).
+	for _, f := range append(append([]gen.Function{}, in.Functions...), in.AllInOneFunction()) {
+		if b, err := os.ReadFile(filepath.Join(root, gen.FuncYAMLPath(f))); err == nil {
+			r.Files[gen.FuncYAMLPath(f)] = b
+		}
+	}
 	if len(errs) > 0 {
 		return r, fmt.Errorf("manifests do not decode strictly:\n  %s", strings.Join(errs, "\n  "))
 	}

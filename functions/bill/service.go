@@ -4,6 +4,8 @@
 package bill
 
 import (
+	"time"
+
 	"phonebill/shared/auth"
 	"phonebill/shared/events"
 	"phonebill/shared/fn"
@@ -28,9 +30,18 @@ func Service() fn.Service {
 			{Name: "bill-history", Method: "GET", Path: "/api/v1/bills/history",
 				Access: auth.AccessBillInquiry, Handle: fn.Bind((*Handlers).History)},
 			// Drops a line's cached bills and months after a successful
-			// product change (SPEC §5.2 step 7); idempotent by nature.
+			// product change (SPEC §5.2 step 7); idempotent by nature. It
+			// answers 5xx while Redis is away, and EvictDelivery redelivers
+			// for longer than a cached bill lives, so no eviction is lost:
+			// it lands, or the entry it targets has expired.
 			{Name: "bill-cache-evict", EventType: events.TypeProductChanged,
-				Handle: fn.Bind((*Handlers).Evict)},
+				Delivery: &EvictDelivery, Handle: fn.Bind((*Handlers).Evict)},
 		},
 	}
 }
+
+// EvictDelivery is bill-cache-evict's retry policy: 11 redeliveries
+// exponential from 1 s, 2047 s in all, past the 30 min (BILL_CACHE_TTL_SECONDS
+// 1800) a cached bill lives; knative.TestDeliveryFitsTheConsumers checks it
+// against the profiles' TTL.
+var EvictDelivery = fn.Delivery{Retries: 11, Backoff: time.Second}

@@ -54,7 +54,7 @@ func start(ctx context.Context, env *fn.Env) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	kc, err := kos.New(kos.Options{Config: s.KOS, ServiceName: ServiceName, Registry: env.Metrics.Registry, Log: env.Log})
+	kc, err := kos.New(kos.Options{Config: s.KOS, ServiceName: ServiceName, Function: fn.FunctionName(ctx), Registry: env.Metrics.Registry, Log: env.Log})
 	if err != nil {
 		return nil, err
 	}

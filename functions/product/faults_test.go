@@ -14,6 +14,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"phonebill/functions/internal/faults"
 	"phonebill/shared/config"
@@ -24,9 +25,15 @@ import (
 
 // behindProxy points the Product service's pool at a proxy in front of the
 // test database (KOS-Mock and the test's own queries keep direct
-// connections) and returns the proxy.
+// connections) and returns the proxy. Every Product function is built apart;
+// they all share the one proxied pool.
 func behindProxy(t *testing.T, px **faults.Proxy) func(*Deps) {
+	var shared *pgxpool.Pool
 	return func(d *Deps) {
+		if shared != nil {
+			d.Pool = shared
+			return
+		}
 		u, err := url.Parse(d.Pool.Config().ConnString())
 		if err != nil {
 			t.Fatal(err)
@@ -42,7 +49,7 @@ func behindProxy(t *testing.T, px **faults.Proxy) func(*Deps) {
 			t.Fatal(err)
 		}
 		t.Cleanup(pool.Close)
-		d.Pool, *px = pool, p
+		d.Pool, *px, shared = pool, p, pool
 	}
 }
 
@@ -156,7 +163,7 @@ func TestRelayCrashAfterSendBeforeMark(t *testing.T) {
 	cr, e := pendingChange(t, r, tok, upgrade)
 	crashing := &sendThenCrash{next: events.NewSender(r.h.Env.EventSink, r.h.Env.EventClient)}
 	relay := func(p publisher) *Products {
-		return newService(Deps{Pool: r.h.Pool, Cache: r.h.Cache, Log: r.h.Log, KOS: r.p.kos, WorkerKOS: r.p.workerKOS,
+		return newService(Deps{Pool: r.h.Pool, Cache: r.h.Cache, Log: r.h.Log, KOS: r.p.kos,
 			Events: p}, r.cfg, r.clock.Now)
 	}
 	if rep, err := relay(crashing).RunRelay(context.Background()); err != nil || rep.Published != 0 || crashing.sends.Load() != 1 {

@@ -94,7 +94,12 @@ func newRig(t testing.TB, o rigOptions) *rig {
 		if err != nil {
 			return nil, err
 		}
-		r.p = hs.p
+		// Every function gets its own instance (fn.Build starts each apart);
+		// the tests inspect product-change's, whose breaker the
+		// synchronous path opens.
+		if fn.FunctionName(ctx) == "product-change" {
+			r.p = hs.p
+		}
 		return hs, nil
 	}
 	services := append([]fn.Service{svc, kosmock.Service()}, o.extra...)

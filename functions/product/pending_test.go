@@ -133,13 +133,14 @@ func TestWorkerKeepsPendingWhileKOSIsDown(t *testing.T) {
 	}
 	before := lastAttempt()
 
-	// KOS unreachable: 5xx so the broker redelivers; the attempt is stamped
-	// and the event is not recorded as processed.
+	// KOS unreachable: 202, since the sweep re-emits the change (no broker
+	// retries, no dead letter); the attempt is stamped and the event is not
+	// recorded as processed.
 	r.clock.Advance(time.Minute)
 	down := deadKOS(t, r)
 	down.now = r.clock.Now
-	if st := deliver(t, newHandlers(down, r.h.Log).Worker, e); st != http.StatusInternalServerError {
-		t.Fatalf("worker with KOS down answered %d", st)
+	if st := deliver(t, newHandlers(down, r.h.Log).Worker, e); st != http.StatusAccepted {
+		t.Fatalf("worker with KOS down answered %d, want 202 (the sweep drives it again)", st)
 	}
 	if d := lastAttempt().Sub(before); d < 59*time.Second {
 		t.Fatalf("last_attempt_at moved by %s", d)

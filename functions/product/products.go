@@ -14,14 +14,15 @@ import (
 type Products struct {
 	store *store
 	cache *cache.Cache
-	kos   kosDoer
-	// workerKOS has its own breaker (see Deps.WorkerKOS).
-	workerKOS kosDoer
-	events    publisher
-	log       *slog.Logger
-	now       func() time.Time
-	cfg       Config
-	metrics   *metrics
+	// kos is this function's own client and breaker: every function (the
+	// worker, product-change, product-customer…) is started apart, in the
+	// cluster and in the all-in-one alike.
+	kos     kosDoer
+	events  publisher
+	log     *slog.Logger
+	now     func() time.Time
+	cfg     Config
+	metrics *metrics
 	// publishTimeout bounds the immediate publish after a commit; the
 	// relay takes over whatever it could not send.
 	publishTimeout time.Duration
@@ -46,10 +47,7 @@ func newService(d Deps, cfg Config, now func() time.Time) *Products {
 	if cfg.OutboxBatch < 1 {
 		cfg.OutboxBatch = 100
 	}
-	if d.WorkerKOS == nil {
-		d.WorkerKOS = d.KOS
-	}
-	return &Products{store: &store{pool: d.Pool}, cache: d.Cache, kos: d.KOS, workerKOS: d.WorkerKOS, events: d.Events, log: d.Log,
+	return &Products{store: &store{pool: d.Pool}, cache: d.Cache, kos: d.KOS, events: d.Events, log: d.Log,
 		now: now, cfg: cfg, metrics: newMetrics(d.Registry), publishTimeout: 3 * time.Second}
 }
 

@@ -5,6 +5,8 @@
 package product
 
 import (
+	"time"
+
 	"phonebill/shared/auth"
 	"phonebill/shared/events"
 	"phonebill/shared/fn"
@@ -41,8 +43,11 @@ func routes() []fn.Route {
 		{Name: "product-history", Method: "GET", Path: "/api/v1/products/history",
 			Access: auth.AccessProductChange, Handle: fn.Bind((*Handlers).History)},
 		// Finishes PENDING changes at KOS (SPEC §5.4 6a).
+		// It answers 202 whenever the sweep will drive the change again, so
+		// its retries only bridge a pod that cannot be reached (cold start,
+		// restart): 3 from 1 s, 7 s in all.
 		{Name: "product-change-worker", EventType: events.TypeProductChangeRequested,
-			Handle: fn.Bind((*Handlers).Worker)},
+			Delivery: &fn.Delivery{Retries: 3, Backoff: time.Second}, Handle: fn.Bind((*Handlers).Worker)},
 		// Publishes the outbox and sweeps PENDING changes (SPEC §10.6).
 		{Name: "product-outbox-relay", Schedule: "* * * * *", Handle: fn.Bind((*Handlers).Relay)},
 		// The dead-letter sink of every Trigger, the Bill service's included.

@@ -96,13 +96,10 @@ type Deps struct {
 	Pool  *pgxpool.Pool
 	Cache *cache.Cache
 	KOS   kosDoer
-	// WorkerKOS is the change worker's client (KOS when nil). In Knative the
-	// worker is its own function, so its breaker is not the one the
-	// synchronous path just opened; the all-in-one keeps it that way.
-	WorkerKOS kosDoer
-	Events    publisher
-	Log       *slog.Logger
-	Registry  prometheus.Registerer
+	// Events publishes the service's CloudEvents.
+	Events   publisher
+	Log      *slog.Logger
+	Registry prometheus.Registerer
 }
 
 // start builds the service value the routes are bound to. Nothing is dialled:
@@ -125,12 +122,10 @@ func build(ctx context.Context, env *fn.Env, kc config.KOS, cfg Config, now func
 	if err != nil {
 		return nil, err
 	}
-	opts := kos.Options{Config: kc, ServiceName: ServiceName, Registry: env.Metrics.Registry, Log: env.Log}
+	opts := kos.Options{Config: kc, ServiceName: ServiceName, Function: fn.FunctionName(ctx), Registry: env.Metrics.Registry, Log: env.Log}
+	// One client per function: fn.Build starts each function apart, so the
+	// worker's breaker is never the one product-change just opened.
 	client, err := kos.New(opts)
-	if err != nil {
-		return nil, err
-	}
-	workerClient, err := kos.New(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +133,7 @@ func build(ctx context.Context, env *fn.Env, kc config.KOS, cfg Config, now func
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
-	d := Deps{Pool: pool, Cache: env.Cache(), KOS: client, WorkerKOS: workerClient, Events: events.NewSender(env.EventSink, hc),
+	d := Deps{Pool: pool, Cache: env.Cache(), KOS: client, Events: events.NewSender(env.EventSink, hc),
 		Log: env.Log, Registry: env.Metrics.Registry}
 	if adjust != nil {
 		adjust(&d)

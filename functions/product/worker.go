@@ -49,9 +49,21 @@ func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRu
 // ConsumeChangeRequested is the change worker (SPEC §5.4 6a, §10.6): it
 // re-sends a PENDING change to KOS with the same request id (KOS never
 // applies one id twice) and records the definite answer. Duplicates and
-// changes already finished answer 2xx; poison events 400; an answer still
-// unknown 5xx, so the broker redelivers (and the relay re-emits later).
+// changes already finished answer 2xx; poison events 400. Anything else —
+// KOS's outcome still unknown, PostgreSQL away — leaves the row PENDING,
+// and the relay's sweep re-emits every PENDING row whose last attempt is a
+// minute old: the worker answers 202 (events.Deferred) instead of asking the
+// broker to redeliver, so a KOS outage fills no dead letters.
 func (s *Products) ConsumeChangeRequested(ctx context.Context, e event.Event) error {
+	err := s.consumeChangeRequested(ctx, e)
+	var pe *events.PoisonError
+	if err != nil && !errors.As(err, &pe) {
+		return events.Deferred(err)
+	}
+	return err
+}
+
+func (s *Products) consumeChangeRequested(ctx context.Context, e event.Event) error {
 	d, err := decodeRequested(e.Data())
 	if err != nil {
 		s.metrics.worker.WithLabelValues("poison").Inc()
@@ -85,7 +97,7 @@ func (s *Products) ConsumeChangeRequested(ctx context.Context, e event.Event) er
 	body := kosChangeBody{LineNumber: row.LineNumber, CurrentProductCode: row.CurrentCode,
 		TargetProductCode: row.TargetCode, RequestID: row.RequestID}
 	kctx, cancel := context.WithTimeout(ctx, s.cfg.Deadline)
-	resp, kerr := s.workerKOS.Do(kctx, changeCall(body, "", workerRetries))
+	resp, kerr := s.kos.Do(kctx, changeCall(body, "", workerRetries))
 	cancel()
 	if kerr != nil {
 		s.metrics.worker.WithLabelValues("unknown").Inc()

@@ -24,7 +24,8 @@ import (
 type Kind int
 
 const (
-	// HTTP functions are public: an ingress path per route.
+	// HTTP functions are reached through the one NGINX Ingress: an ingress
+	// path per route (their Knative Services stay cluster-local, as all do).
 	HTTP Kind = iota
 	// Event functions receive one CloudEvent type from a Trigger.
 	Event
@@ -40,7 +41,9 @@ func (k Kind) String() string {
 	return [...]string{"http", "event", "scheduled", "dead-letter", "all-in-one"}[k]
 }
 
-// ClusterLocal reports whether the function has no public address.
+// ClusterLocal reports whether the function has no ingress path (event,
+// scheduled and dead-letter functions). Every Knative Service is
+// cluster-local; HTTP functions are public only through the Ingress.
 func (k Kind) ClusterLocal() bool { return k == Event || k == Scheduled || k == DeadLetter }
 
 // AllInOneName is the Knative Service of the all-in-one (root func.yaml).

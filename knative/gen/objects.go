@@ -3,8 +3,10 @@ package gen
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -30,23 +32,35 @@ const (
 
 // Annotation and label keys the manifests use.
 const (
-	AnnMinScale   = "autoscaling.knative.dev/min-scale"
-	AnnMaxScale   = "autoscaling.knative.dev/max-scale"
-	AnnTarget     = "autoscaling.knative.dev/target"
-	AnnMetric     = "autoscaling.knative.dev/metric"
-	AnnBrokerCls  = "eventing.knative.dev/broker.class"
-	AnnUseRegex   = "nginx.ingress.kubernetes.io/use-regex"
-	AnnVhost      = "nginx.ingress.kubernetes.io/upstream-vhost"
-	LabelVisible  = "networking.knative.dev/visibility"
-	LabelApp      = "app"
-	LabelService  = "phonebill.io/service"
-	LabelFunction = "phonebill.io/function"
-	LabelKind     = "phonebill.io/kind"
+	AnnMinScale  = "autoscaling.knative.dev/min-scale"
+	AnnMaxScale  = "autoscaling.knative.dev/max-scale"
+	AnnTarget    = "autoscaling.knative.dev/target"
+	AnnMetric    = "autoscaling.knative.dev/metric"
+	AnnBrokerCls = "eventing.knative.dev/broker.class"
+	AnnAlwaysOn  = "phonebill.io/always-on-reason"
+	// queue-proxy's resources, set per revision instead of Knative's
+	// cluster defaults, so the warm budget counts them.
+	AnnQPCPURequest = "queue.sidecar.serving.knative.dev/cpu-resource-request"
+	AnnQPMemRequest = "queue.sidecar.serving.knative.dev/memory-resource-request"
+	AnnQPCPULimit   = "queue.sidecar.serving.knative.dev/cpu-resource-limit"
+	AnnQPMemLimit   = "queue.sidecar.serving.knative.dev/memory-resource-limit"
+	AnnUseRegex     = "nginx.ingress.kubernetes.io/use-regex"
+	AnnVhost        = "nginx.ingress.kubernetes.io/upstream-vhost"
+	LabelVisible    = "networking.knative.dev/visibility"
+	LabelApp        = "app"
+	LabelService    = "phonebill.io/service"
+	LabelFunction   = "phonebill.io/function"
+	LabelKind       = "phonebill.io/kind"
 )
 
-// Sizing of every function (DESIGN §4): a Go function idles at 10–20 MiB,
-// so 28 of them warm together stay inside the seed's 300m / 768Mi.
+// Sizing of every function (DESIGN §4): a Go function idles at 10–20 MiB.
+// With its queue-proxy (QP*) a warm function requests 13m / 36Mi, so up to
+// 21 fit the seed's 300m / 768Mi at once, not all 28 (knative.TestResourceBudget).
 const (
+	QPCPURequest      = "5m"
+	QPMemRequest      = "16Mi"
+	QPCPULimit        = "100m"
+	QPMemLimit        = "64Mi"
 	ConcurrencyTarget = 50
 	HTTPTimeout       = 15 // s; the client gives up at 10 s, a request's KOS budget is 8 s
 	EventTimeout      = 30 // s; one KOS change with its retries, or one relay sweep
@@ -59,11 +73,80 @@ const (
 	IngressClass      = "nginx"
 )
 
-// Trigger delivery (DESIGN §4, SPEC §10.6): 5 retries, exponential from 0.2 s.
-var (
-	TriggerRetries      int32 = 5
-	TriggerBackoffDelay       = "PT0.2S"
+// Size is how many requests one pod takes and how much CPU it may burn.
+type Size struct {
+	// ContainerConcurrency caps the requests in one pod (0: no cap, the
+	// target is a soft goal the autoscaler steers to).
+	ContainerConcurrency int64
+	// Target is the autoscaler's concurrency target per pod.
+	Target int
+	// LimitCPU is the container's CPU limit.
+	LimitCPU string
+}
+
+// BcryptRoutes run one cost-10 bcrypt per request (~58 ms of a full core,
+// docs/benchmarks.md): at 200m and a soft target of 50, 50 logins in one pod
+// would queue ~14 s, past the client's 10 s. A test ties the names to the
+// route table.
+var BcryptRoutes = []string{"auth-login", "auth-register", "auth-change-password"}
+
+// SizeOf is the function's sizing: a hard cap of 4 requests and one core
+// for the bcrypt routes (the last of 4 concurrent logins ends after ~0.23 s
+// of CPU); a cap of 10 and 500m for the all-in-one, which serves them too;
+// a soft target of 50 and 200m for everything else (a few hundred µs of CPU
+// per request).
+func SizeOf(f Function) Size {
+	switch {
+	case f.Kind == AllInOne:
+		return Size{ContainerConcurrency: 10, Target: 10, LimitCPU: "500m"}
+	case f.Kind == HTTP && len(f.Routes) == 1 && slices.Contains(BcryptRoutes, f.Name):
+		return Size{ContainerConcurrency: 4, Target: 4, LimitCPU: "1000m"}
+	}
+	return Size{Target: ConcurrencyTarget, LimitCPU: "200m"}
+}
+
+// Termination as Knative Serving v0.50 and kubelet run it: the revision's
+// pod gets terminationGracePeriodSeconds = timeoutSeconds; the function's
+// container has a preStop hook (queue-proxy's /wait-for-drain) that returns
+// only once queue-proxy has seen QueueProxyDrainSeconds without a request,
+// and kubelet sends SIGTERM when the hook returns or the grace is spent,
+// leaving at least KubeletMinGraceSeconds before SIGKILL. By then
+// queue-proxy has stopped routing and its in-flight requests (bounded by
+// timeoutSeconds) have been answered.
+const (
+	QueueProxyDrainSeconds = 30
+	KubeletMinGraceSeconds = 2
+	// StopMarginSeconds is what the process takes after its drain (Stop
+	// hooks, pools closed), measured by shared/fn's SIGTERM test.
+	StopMarginSeconds = 1
 )
+
+// TimeoutSeconds is the function's revision timeout.
+func TimeoutSeconds(f Function) int64 {
+	if f.Kind.ClusterLocal() {
+		return EventTimeout
+	}
+	return HTTPTimeout
+}
+
+// AfterSIGTERMSeconds is the window kubelet surely leaves the function's
+// container between SIGTERM and SIGKILL for a revision timeout.
+func AfterSIGTERMSeconds(timeout int64) int64 {
+	return max(timeout-min(timeout, QueueProxyDrainSeconds), KubeletMinGraceSeconds)
+}
+
+// DrainSeconds is the function's SHUTDOWN_TIMEOUT_SECONDS: the window after
+// SIGTERM less the stop margin (1 s for timeouts up to 32 s; a function with
+// a longer timeout would drain longer).
+func DrainSeconds(f Function) int64 {
+	return max(AfterSIGTERMSeconds(TimeoutSeconds(f))-StopMarginSeconds, 1)
+}
+
+// ISODuration spells d as the ISO 8601 duration a Trigger's backoffDelay
+// takes ("PT0.2S", "PT1S").
+func ISODuration(d time.Duration) string {
+	return "PT" + strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "S"
+}
 
 // Producers are the functions that POST CloudEvents to the Broker; a
 // SinkBinding gives each its K_SINK (the route table has no field for it,
@@ -129,15 +212,15 @@ func RestrictedSecurityContext() *corev1.SecurityContext {
 
 // KnativeService is the serving.knative.dev/v1 Service of one function.
 func KnativeService(f Function, p Profile) *servingv1.Service {
-	lb := labels(f)
+	// One front door: no Knative Service is exposed on Knative's own public
+	// gateway; HTTP functions are reached through the NGINX Ingress, which
+	// sends their paths to kourier-internal with the cluster-local host.
+	// The template carries the same labels: `func deploy` writes one set to
+	// both (FuncYAML).
 	svcLabels := labels(f)
-	if f.Kind.ClusterLocal() {
-		svcLabels[LabelVisible] = "cluster-local"
-	}
-	timeout := int64(HTTPTimeout)
-	if f.Kind.ClusterLocal() {
-		timeout = EventTimeout
-	}
+	svcLabels[LabelVisible] = "cluster-local"
+	lb := svcLabels
+	timeout := TimeoutSeconds(f)
 	var envFrom []corev1.EnvFromSource
 	for _, s := range EnvSources(f, p) {
 		if s.Kind == "secret" {
@@ -147,7 +230,11 @@ func KnativeService(f Function, p Profile) *servingv1.Service {
 		}
 	}
 	var env []corev1.EnvVar
-	limitCPU := "200m"
+	size := SizeOf(f)
+	var cc *int64
+	if size.ContainerConcurrency > 0 {
+		cc = ptr(size.ContainerConcurrency)
+	}
 	if f.Kind == AllInOne {
 		// The root func.yaml's settings: a bigger pool, and KOS-Mock served
 		// by the same process.
@@ -156,38 +243,62 @@ func KnativeService(f Function, p Profile) *servingv1.Service {
 			{Name: "MIGRATE_ON_START", Value: "false"},
 			{Name: "KOS_BASE_URL", Value: "http://127.0.0.1:8080"},
 		}
-		limitCPU = "500m"
 	}
+	env = append(env, corev1.EnvVar{Name: "SHUTDOWN_TIMEOUT_SECONDS", Value: strconv.FormatInt(DrainSeconds(f), 10)})
 	return &servingv1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "serving.knative.dev/v1", Kind: "Service"},
 		ObjectMeta: meta(f.Name, svcLabels),
 		Spec: servingv1.ServiceSpec{ConfigurationSpec: servingv1.ConfigurationSpec{Template: servingv1.RevisionTemplateSpec{
-			ObjectMeta: metav1.ObjectMeta{Labels: lb, Annotations: map[string]string{
-				AnnMinScale: "0",
-				AnnMaxScale: strconv.Itoa(MaxScale(f, p)),
-				AnnMetric:   "concurrency",
-				AnnTarget:   strconv.Itoa(ConcurrencyTarget),
-			}},
+			ObjectMeta: metav1.ObjectMeta{Labels: lb, Annotations: templateAnnotations(f, p, size)},
 			Spec: servingv1.RevisionSpec{
-				TimeoutSeconds: &timeout,
-				PodSpec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name:    "function",
-					Image:   f.Image(),
-					Ports:   []corev1.ContainerPort{{Name: "http1", ContainerPort: Port}},
-					EnvFrom: envFrom,
-					Env:     env,
-					Resources: corev1.ResourceRequirements{
-						Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8m"), corev1.ResourceMemory: resource.MustParse("20Mi")},
-						Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(limitCPU), corev1.ResourceMemory: resource.MustParse("128Mi")},
-					},
-					ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health/readiness"}}},
-					LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health/liveness"}},
-						PeriodSeconds: 30, TimeoutSeconds: 5, FailureThreshold: 3},
-					SecurityContext: RestrictedSecurityContext(),
-				}}},
+				ContainerConcurrency: cc,
+				TimeoutSeconds:       &timeout,
+				PodSpec: corev1.PodSpec{
+					// No function calls the Kubernetes API: no token in the pod.
+					AutomountServiceAccountToken: ptr(false),
+					Containers: []corev1.Container{{
+						Name:    "function",
+						Image:   f.Image(),
+						Ports:   []corev1.ContainerPort{{Name: "http1", ContainerPort: Port}},
+						EnvFrom: envFrom,
+						Env:     env,
+						Resources: corev1.ResourceRequirements{
+							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8m"), corev1.ResourceMemory: resource.MustParse("20Mi")},
+							Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(size.LimitCPU), corev1.ResourceMemory: resource.MustParse("128Mi")},
+						},
+						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health/readiness"}}},
+						// Path only, as `func deploy` writes them (Kubernetes' defaults
+						// otherwise): the answers are fixed and touch no dependency.
+						LivenessProbe:   &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health/liveness"}}},
+						SecurityContext: RestrictedSecurityContext(),
+					}}},
 			},
 		}}},
 	}
+}
+
+// AllInOneAlwaysOn is why the all-in-one keeps one pod: its outbox sweep
+// runs on an in-process ticker and its events go through an in-process
+// broker, so at zero pods nothing publishes the outbox or sweeps PENDING
+// changes.
+const AllInOneAlwaysOn = "in-process ticker and broker: at zero pods nothing publishes the outbox or sweeps PENDING changes"
+
+func templateAnnotations(f Function, p Profile, size Size) map[string]string {
+	a := map[string]string{
+		AnnMinScale:     "0",
+		AnnMaxScale:     strconv.Itoa(MaxScale(f, p)),
+		AnnMetric:       "concurrency",
+		AnnTarget:       strconv.Itoa(size.Target),
+		AnnQPCPURequest: QPCPURequest,
+		AnnQPMemRequest: QPMemRequest,
+		AnnQPCPULimit:   QPCPULimit,
+		AnnQPMemLimit:   QPMemLimit,
+	}
+	if f.Kind == AllInOne {
+		a[AnnMinScale] = "1"
+		a[AnnAlwaysOn] = AllInOneAlwaysOn
+	}
+	return a
 }
 
 func ksvcRef(name string) *duckv1.KReference {
@@ -204,9 +315,12 @@ func Broker(p Profile) *eventingv1.Broker {
 	}
 }
 
-// Trigger is the exact-type subscription of one event function.
+// Trigger is the exact-type subscription of one event function, with the
+// route's own delivery policy (fn.Route.Delivery: what its outage window
+// needs).
 func Trigger(f Function, deadLetter string) *eventingv1.Trigger {
 	policy := eventingduckv1.BackoffPolicyExponential
+	d := f.Routes[0].DeliveryOf()
 	return &eventingv1.Trigger{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "eventing.knative.dev/v1", Kind: "Trigger"},
 		ObjectMeta: meta(f.Name, labels(f)),
@@ -216,9 +330,9 @@ func Trigger(f Function, deadLetter string) *eventingv1.Trigger {
 			Subscriber: duckv1.Destination{Ref: ksvcRef(f.Name)},
 			Delivery: &eventingduckv1.DeliverySpec{
 				DeadLetterSink: &duckv1.Destination{Ref: ksvcRef(deadLetter)},
-				Retry:          ptr(TriggerRetries),
+				Retry:          ptr(int32(d.Retries)),
 				BackoffPolicy:  &policy,
-				BackoffDelay:   ptr(TriggerBackoffDelay),
+				BackoffDelay:   ptr(ISODuration(d.Backoff)),
 			},
 		},
 	}

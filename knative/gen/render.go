@@ -94,6 +94,11 @@ func (in *Input) Render() (map[string][]byte, error) {
 			return nil, fmt.Errorf("producer %q is not a function of the route table", name)
 		}
 	}
+	for _, name := range BcryptRoutes {
+		if f, ok := byName[name]; !ok || f.Kind != HTTP {
+			return nil, fmt.Errorf("bcrypt route %q is not an HTTP function of the route table", name)
+		}
+	}
 	for _, p := range in.Profiles {
 		dir := "knative/" + p.Name
 		src := fmt.Sprintf("the route table (functions/routes) and %s", p.EnvFile)
@@ -146,6 +151,13 @@ func (in *Input) Render() (map[string][]byte, error) {
 			if files[OptionalDir+"/phonebill.yaml"], err = Docs(fmt.Sprintf("the route table (all-in-one; uses knative/%s/config.yaml)", p.Name),
 				KnativeService(in.AllInOneFunction(), p)); err != nil {
 				return nil, err
+			}
+		}
+		if p.Name == FuncProfile {
+			for _, f := range append(fns, in.AllInOneFunction()) {
+				if files[FuncYAMLPath(f)], err = FuncYAML(f, KnativeService(f, p)); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -267,9 +279,12 @@ func GeneratedDirs() []string {
 	return out
 }
 
+// FuncProfile is the profile the func.yaml files describe.
+const FuncProfile = "dev"
+
 // IsGenerated reports whether a repo-relative path is the generator's.
 func IsGenerated(path string) bool {
-	if path == BackupScriptsFile {
+	if path == BackupScriptsFile || path == "func.yaml" || (strings.HasPrefix(path, "functions/") && strings.HasSuffix(path, "/func.yaml")) {
 		return true
 	}
 	for _, d := range GeneratedDirs() {

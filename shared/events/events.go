@@ -101,6 +101,17 @@ func (e *PoisonError) Unwrap() error { return e.Err }
 // Poison wraps err as a poison-event error.
 func Poison(err error) error { return &PoisonError{Err: err} }
 
+// DeferredError marks an event whose work is not done but will be driven
+// again without this delivery (the outbox relay re-emits a PENDING change):
+// receivers answer 202, so the broker neither retries it nor dead-letters it.
+type DeferredError struct{ Err error }
+
+func (e *DeferredError) Error() string { return "deferred: " + e.Err.Error() }
+func (e *DeferredError) Unwrap() error { return e.Err }
+
+// Deferred wraps err as a deferred-event error.
+func Deferred(err error) error { return &DeferredError{Err: err} }
+
 // Receive reads the request as a CloudEvent (binary or structured mode).
 func Receive(r *http.Request) (*event.Event, error) {
 	body, err := io.ReadAll(r.Body)
@@ -131,8 +142,12 @@ func Handler(lg *slog.Logger, wantType string, consume func(ctx context.Context,
 		}
 		status := http.StatusOK
 		var pe *PoisonError
+		var de *DeferredError
 		switch {
 		case err == nil:
+		case errors.As(err, &de):
+			status = http.StatusAccepted
+			lg.InfoContext(r.Context(), "event deferred; it will be driven again", "err", err.Error(), "id", idOf(e))
 		case errors.As(err, &pe):
 			status = http.StatusBadRequest
 			lg.WarnContext(r.Context(), "poison event", "err", err.Error(), "id", idOf(e))
@@ -141,7 +156,7 @@ func Handler(lg *slog.Logger, wantType string, consume func(ctx context.Context,
 			lg.ErrorContext(r.Context(), "event failed; asking for redelivery", "err", err.Error(), "id", idOf(e))
 		}
 		body := map[string]any{"status": status}
-		if err != nil {
+		if err != nil && status != http.StatusAccepted {
 			body["error"] = http.StatusText(status)
 		}
 		httpx.WriteJSON(w, status, body)

@@ -21,15 +21,15 @@ const BrokerURL = "http://broker.local/"
 
 // Broker stands in for Knative Eventing in the all-in-one: it accepts
 // CloudEvents like a Broker ingress (202), delivers each to the event routes
-// whose Trigger filter (exact type) matches, retries with exponential backoff
-// on Knative's retry set (5xx, 404, 408, 409, 429), and hands undeliverable
-// events to the dead-letter route with Knative's error extensions.
+// whose Trigger filter (exact type) matches, retries with each route's
+// exponential backoff (Route.Delivery, as its Trigger) on Knative's retry set
+// (5xx, 404, 408, 409, 429), and hands undeliverable events to the
+// dead-letter route with Knative's error extensions.
 type Broker struct {
 	log *slog.Logger
-	// Retries and Backoff mirror the Triggers' delivery spec (retry: 5,
-	// backoffPolicy: exponential, backoffDelay: PT0.2S).
-	Retries int
-	Backoff time.Duration
+	// TimeScale multiplies every route's backoff (Route.DeliveryOf, the
+	// Triggers' delivery spec); tests shrink it, 1 otherwise.
+	TimeScale float64
 	// Interval is the period of scheduled routes (a PingSource in Knative).
 	Interval time.Duration
 
@@ -43,7 +43,7 @@ type Broker struct {
 // NewBroker returns a broker with the Triggers' delivery settings; the
 // schedule period comes from LOCAL_SCHEDULE_SECONDS (default 30).
 func NewBroker(lg *slog.Logger) *Broker {
-	b := &Broker{log: lg, Retries: 5, Backoff: 200 * time.Millisecond, Interval: 30 * time.Second}
+	b := &Broker{log: lg, TimeScale: 1, Interval: 30 * time.Second}
 	if s, err := strconv.Atoi(getenv("LOCAL_SCHEDULE_SECONDS")); err == nil && s > 0 {
 		b.Interval = time.Duration(s) * time.Second
 	}
@@ -106,9 +106,10 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (b *Broker) deliver(t BoundRoute, hdr http.Header, body []byte) {
 	var status int
 	var resp []byte
-	for attempt := 0; attempt <= b.Retries; attempt++ {
+	d := t.Route.DeliveryOf()
+	for attempt := 0; attempt <= d.Retries; attempt++ {
 		if attempt > 0 {
-			time.Sleep(b.Backoff * time.Duration(1<<(attempt-1)))
+			time.Sleep(time.Duration(float64(d.Backoff<<(attempt-1)) * b.TimeScale))
 		}
 		status, resp = call(t.Handler, hdr, body)
 		if status >= 200 && status < 300 {

@@ -11,7 +11,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -142,7 +144,7 @@ func TestBrokerRetriesThenDeadLetters(t *testing.T) {
 	}
 	run := func(handler http.Handler) {
 		b := fn.NewBroker(quiet)
-		b.Backoff = time.Millisecond
+		b.TimeScale = 0.005 // 0.2 s → 1 ms
 		b.Subscribe([]fn.BoundRoute{
 			{Route: fn.Route{Name: "consumer", EventType: "t.v1"}, Handler: handler},
 			{Route: fn.Route{Name: "dl", DeadLetter: true}, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -180,6 +182,9 @@ func TestBrokerRetriesThenDeadLetters(t *testing.T) {
 
 // TestMain lets the SIGTERM test run this binary as the function process.
 func TestMain(m *testing.M) {
+	if os.Getenv("FN_TEST_SERVE") == "hold" {
+		serveHolding()
+	}
 	if os.Getenv("FN_TEST_SERVE") == "1" {
 		err := fn.Run(signalCtx(), []fn.Service{testService(700 * time.Millisecond)}, fn.Options{
 			Ready: func(a net.Addr) { fmt.Println("ADDR", a.String()) },
@@ -264,5 +269,67 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Error("process did not stop within 10 s of SIGTERM")
+	}
+}
+
+// starts records the functions one service's Start was called for, as the
+// value each route is bound to.
+type starts struct {
+	mu    sync.Mutex
+	names []string
+}
+
+type instance struct{ function string }
+
+func (i *instance) Who(w http.ResponseWriter, r *http.Request) error {
+	httpx.OK(w, r, "who", map[string]string{"function": i.function})
+	return nil
+}
+
+func (s *starts) service(name, function string, routes ...string) fn.Service {
+	svc := fn.Service{Name: name, Function: function, Style: httpx.StyleStandard,
+		Start: func(ctx context.Context, _ *fn.Env) (any, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.names = append(s.names, fn.FunctionName(ctx))
+			return &instance{function: fn.FunctionName(ctx)}, nil
+		}}
+	for _, rt := range routes {
+		svc.Routes = append(svc.Routes, fn.Route{Name: rt, Method: "GET", Path: "/" + rt, Handle: fn.Bind((*instance).Who)})
+	}
+	return svc
+}
+
+// Every function mounted by the all-in-one is started on its own, as its
+// own Knative Service would be, so nothing Start builds (a KOS client and
+// its breaker, caches, counters) is shared between two functions; a
+// one-function service (KOS-Mock) is started once for all its routes.
+func TestAllInOneStartsEachFunctionApart(t *testing.T) {
+	s := &starts{}
+	services := []fn.Service{s.service("a", "", "a-one", "a-two", "a-three"), s.service("mock", "mock", "m-one", "m-two")}
+	app, err := fn.Build(context.Background(), testEnv(), services, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a-one", "a-two", "a-three", "mock"}; !slices.Equal(s.names, want) {
+		t.Fatalf("Start called for %v, want %v", s.names, want)
+	}
+	for path, want := range map[string]string{"/a-one": "a-one", "/a-two": "a-two", "/a-three": "a-three",
+		"/m-one": "mock", "/m-two": "mock"} {
+		rec, body := get(t, app.Handler, "GET", path)
+		if data, _ := body["data"].(map[string]any); rec.Code != 200 || data["function"] != want {
+			t.Errorf("%s answered %d from %v, want the value started for %s", path, rec.Code, body, want)
+		}
+	}
+	// One function alone (fn.Main) is started once, under its own name.
+	s.names = nil
+	if _, err := fn.Build(context.Background(), testEnv(), services, "a-two"); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.names, []string{"a-two"}) {
+		t.Fatalf("fn.Main of a-two started %v", s.names)
+	}
+	if fn.FunctionName(context.Background()) != "" {
+		t.Fatal("a function name outside Start")
 	}
 }

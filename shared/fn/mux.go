@@ -29,11 +29,56 @@ type BoundRoute struct {
 }
 
 type startedService struct {
-	svc   Service
-	value any
+	svc      Service
+	function string
+	value    any
 }
 
-// Build starts the services and mounts their routes. With only non-empty,
+// function is one Knative Service of a service: one route, or every route
+// of a one-function service (KOS-Mock).
+type function struct {
+	name   string
+	routes []Route
+}
+
+func functionsOf(svc Service, routes []Route) []function {
+	if svc.Function != "" {
+		return []function{{svc.Function, routes}}
+	}
+	out := make([]function, 0, len(routes))
+	for _, rt := range routes {
+		out = append(out, function{rt.Name, []Route{rt}})
+	}
+	return out
+}
+
+func (a *App) oneService() bool {
+	for _, s := range a.started {
+		if s.svc.Name != a.started[0].svc.Name {
+			return false
+		}
+	}
+	return true
+}
+
+type functionKey struct{}
+
+// WithFunction returns ctx naming the function whose Start runs in it.
+func WithFunction(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, functionKey{}, name)
+}
+
+// FunctionName is the function (Knative Service) a Start call builds: the
+// route's name, or the one-function service's Function ("" outside Start).
+func FunctionName(ctx context.Context) string {
+	name, _ := ctx.Value(functionKey{}).(string)
+	return name
+}
+
+// Build starts the services and mounts their routes. Every function is
+// started apart (Start runs once per route, or once for a one-function
+// service), so the all-in-one holds what each Knative Service would hold in
+// its own process. With only non-empty,
 // just that route (or that one-function service) is served, event routes at
 // "/" as Knative delivers them.
 func Build(ctx context.Context, env *Env, services []Service, only string) (*App, error) {
@@ -48,35 +93,39 @@ func Build(ctx context.Context, env *Env, services []Service, only string) (*App
 		if len(routes) == 0 {
 			continue
 		}
-		value, err := svc.Start(ctx, env)
-		if err != nil {
-			return nil, fmt.Errorf("start %s: %w", svc.Name, err)
-		}
-		app.started = append(app.started, startedService{svc, value})
 		if only != "" {
 			rootName = only
 		}
-		for _, rt := range routes {
-			h, err := bind(ctx, env, svc, rt, value)
+		for _, f := range functionsOf(svc, routes) {
+			// Each function is started on its own, as its own Knative Service
+			// would be: its own KOS client and breaker, its own service value.
+			value, err := svc.Start(WithFunction(ctx, f.name), env)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("start %s (%s): %w", svc.Name, f.name, err)
 			}
-			if rt.IsEvent() {
-				app.Events = append(app.Events, BoundRoute{Route: rt, Service: svc.Name, Handler: h})
-				if only != "" { // a lone event function receives at "/"
-					mux.Handle("POST /{$}", h)
+			app.started = append(app.started, startedService{svc, f.name, value})
+			for _, rt := range f.routes {
+				h, err := bind(ctx, env, svc, rt, value)
+				if err != nil {
+					return nil, err
 				}
-				continue
+				if rt.IsEvent() {
+					app.Events = append(app.Events, BoundRoute{Route: rt, Service: svc.Name, Handler: h})
+					if only != "" { // a lone event function receives at "/"
+						mux.Handle("POST /{$}", h)
+					}
+					continue
+				}
+				mux.Handle(rt.Method+" "+rt.Path, h)
+				if _, seen := allow[rt.Path]; !seen {
+					paths.Handle(rt.Path, http.NotFoundHandler())
+				}
+				allow[rt.Path] = append(allow[rt.Path], rt.Method)
+				if rt.Method == http.MethodGet {
+					allow[rt.Path] = append(allow[rt.Path], http.MethodHead) // ServeMux serves HEAD for GET
+				}
+				mounted++
 			}
-			mux.Handle(rt.Method+" "+rt.Path, h)
-			if _, seen := allow[rt.Path]; !seen {
-				paths.Handle(rt.Path, http.NotFoundHandler())
-			}
-			allow[rt.Path] = append(allow[rt.Path], rt.Method)
-			if rt.Method == http.MethodGet {
-				allow[rt.Path] = append(allow[rt.Path], http.MethodHead) // ServeMux serves HEAD for GET
-			}
-			mounted++
 		}
 		if svc.HealthPath != "" {
 			mux.Handle("GET "+svc.HealthPath, serviceHealth(svc))
@@ -99,7 +148,7 @@ func Build(ctx context.Context, env *Env, services []Service, only string) (*App
 		return nil, fmt.Errorf("fn: no route named %q", only)
 	}
 	style := httpx.StyleStandard
-	if len(app.started) == 1 {
+	if len(app.started) > 0 && app.oneService() {
 		style = app.started[0].svc.Style
 	}
 	mux.Handle("GET /health", jsonHealth(rootName))

@@ -153,7 +153,7 @@ func (a *App) Stop(ctx context.Context) {
 	for _, s := range a.started {
 		if s.svc.Stop != nil {
 			if err := s.svc.Stop(ctx, s.value); err != nil {
-				a.env.Log.Warn("stop", "service", s.svc.Name, "err", err.Error())
+				a.env.Log.Warn("stop", "service", s.svc.Name, "function", s.function, "err", err.Error())
 			}
 		}
 	}

@@ -10,6 +10,7 @@ package fn
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"phonebill/shared/auth"
 	"phonebill/shared/httpx"
@@ -60,8 +61,40 @@ type Route struct {
 	Schedule string
 	// DeadLetter marks the dead-letter sink of every Trigger.
 	DeadLetter bool
+	// Delivery is the event function's retry policy (its Trigger's, and the
+	// all-in-one broker's); nil is DefaultDelivery.
+	Delivery *Delivery
 	// Handle binds the handler to the service value built by Start.
 	Handle func(svc any) httpx.HandlerFunc
+}
+
+// Delivery is a Trigger's retry policy: Retries redeliveries after the
+// first attempt, exponential from Backoff (Backoff, 2×, 4×, …), then the
+// dead-letter sink.
+type Delivery struct {
+	Retries int
+	Backoff time.Duration
+}
+
+// DefaultDelivery is the policy of an event function that sets none: five
+// retries from 0.2 s, about 6 s in all.
+var DefaultDelivery = Delivery{Retries: 5, Backoff: 200 * time.Millisecond}
+
+// Span is how long the policy keeps redelivering: the sum of its delays.
+func (d Delivery) Span() time.Duration {
+	var s time.Duration
+	for i := range d.Retries {
+		s += d.Backoff << i
+	}
+	return s
+}
+
+// DeliveryOf is the route's policy (DefaultDelivery when unset).
+func (r Route) DeliveryOf() Delivery {
+	if r.Delivery != nil {
+		return *r.Delivery
+	}
+	return DefaultDelivery
 }
 
 // IsEvent reports whether the route is an event, scheduled or dead-letter

@@ -126,8 +126,11 @@ type Options struct {
 	Config config.KOS
 	// ServiceName is sent as X-Service-Name (MVNO-BILL-INQUIRY, ...).
 	ServiceName string
-	Registry    prometheus.Registerer
-	Log         *slog.Logger
+	// Function names the function the client (and its breaker) belongs to
+	// (fn.FunctionName at Start): the breaker gauge's function label.
+	Function string
+	Registry prometheus.Registerer
+	Log      *slog.Logger
 	// Transport overrides the HTTP transport (tests).
 	Transport http.RoundTripper
 	// Backoff is the delays between retries before jitter (default 100 ms, 300 ms).
@@ -135,7 +138,7 @@ type Options struct {
 }
 
 // Client calls KOS. It is safe for concurrent use; its breaker is shared by
-// every call of the process.
+// every call made through it (one client per function).
 type Client struct {
 	base     *url.URL
 	hc       *http.Client
@@ -170,7 +173,7 @@ func New(o Options) (*Client, error) {
 	}
 	c := &Client{base: base, hc: &http.Client{Transport: tr}, service: o.ServiceName,
 		timeout: o.Config.Timeout(), scenario: o.Config.ScenarioHeader, backoff: o.Backoff, log: lg,
-		metrics: newMetrics(o.Registry, o.ServiceName)}
+		metrics: newMetrics(o.Registry, o.ServiceName, o.Function)}
 	failures := uint32(o.Config.BreakerFailures)
 	c.breaker = gobreaker.NewCircuitBreaker[*Response](gobreaker.Settings{
 		Name:        "kos",

@@ -14,7 +14,9 @@ type metrics struct {
 }
 
 // newMetrics registers the KOS call metrics (nil registry: unregistered).
-func newMetrics(reg prometheus.Registerer, service string) *metrics {
+// The breaker gauge is labelled with the function too: each function has
+// its own breaker, and the all-in-one serves them all from one registry.
+func newMetrics(reg prometheus.Registerer, service, function string) *metrics {
 	m := &metrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "phonebill_kos_calls_total", Help: "KOS calls by operation and outcome.",
@@ -26,8 +28,8 @@ func newMetrics(reg prometheus.Registerer, service string) *metrics {
 			Buckets:     []float64{.05, .1, .2, .3, .5, 1, 2, 3, 5, 8},
 		}, []string{"op"}),
 		breaker: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "phonebill_kos_breaker_state", Help: "KOS circuit breaker: 0 closed, 1 half-open, 2 open.",
-			ConstLabels: prometheus.Labels{"caller": service},
+			Name: "phonebill_kos_breaker_state", Help: "KOS circuit breaker of a function: 0 closed, 1 half-open, 2 open.",
+			ConstLabels: prometheus.Labels{"caller": service, "function": function},
 		}),
 	}
 	if reg != nil {

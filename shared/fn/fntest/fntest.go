@@ -92,7 +92,7 @@ func New(t testing.TB, now func() time.Time) *Harness {
 	env.UseCache(c)
 	env.UseTokens(tokens)
 	b := fn.NewBroker(lg)
-	b.Backoff = 10 * time.Millisecond
+	b.TimeScale = 0.01 // 0.2 s → 2 ms; a 1 s backoff → 10 ms
 	env.EventSink = fn.BrokerURL
 	env.EventClient = b.Client()
 	return &Harness{Env: env, Pool: pool, DBURL: url, Cache: c, Prefix: prefix, Tokens: tokens, Broker: b, Log: lg}
