@@ -198,6 +198,9 @@ func schemas(t *testing.T, c *pgx.Conn) []string {
 	return got
 }
 
+// migrationCount is how many migrations sql/migrations holds.
+const migrationCount = 6
+
 var allSchemas = []string{"auth", "bill_inquiry", "kos_mock", "product_change"}
 
 func TestMigrationsUpTwiceDownAndUpAgain(t *testing.T) {
@@ -207,8 +210,8 @@ func TestMigrationsUpTwiceDownAndUpAgain(t *testing.T) {
 	ctx := context.Background()
 
 	v := migrateUp(t, p)
-	if v != 5 {
-		t.Fatalf("version after up = %d, want 5", v)
+	if v != migrationCount {
+		t.Fatalf("version after up = %d, want %d", v, migrationCount)
 	}
 	res, err := p.Up(ctx)
 	if err != nil {
@@ -232,8 +235,8 @@ func TestMigrationsUpTwiceDownAndUpAgain(t *testing.T) {
 	if got := schemas(t, c); len(got) != 0 {
 		t.Fatalf("schemas after down = %v, want none", got)
 	}
-	if v := migrateUp(t, p); v != 5 {
-		t.Fatalf("version after re-up = %d, want 5", v)
+	if v := migrateUp(t, p); v != migrationCount {
+		t.Fatalf("version after re-up = %d, want %d", v, migrationCount)
 	}
 }
 
@@ -486,8 +489,8 @@ func TestSeed(t *testing.T) {
 // without both annotations would be refused at start-up, not at review.
 func TestMigrationFilesAnnotated(t *testing.T) {
 	names, err := fs.Glob(sqlfiles.Migrations, "migrations/*.sql")
-	if err != nil || len(names) != 5 {
-		t.Fatalf("migrations = %v (%v), want 5 files", names, err)
+	if err != nil || len(names) != migrationCount {
+		t.Fatalf("migrations = %v (%v), want %d files", names, err, migrationCount)
 	}
 	for i, n := range names {
 		b, _ := sqlfiles.Migrations.ReadFile(n)

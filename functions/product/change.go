@@ -75,20 +75,24 @@ func (s *Products) Change(ctx context.Context, who Caller, req ChangeRequest, sc
 	// Step 3: the pre-checks again, from the caches, so that the budget goes
 	// to the change itself.
 	cust, cat, err := s.precheckData(ctx, req.LineNumber)
-	val := systemFailure()
+	// A pre-check that could not run is the system's failure, not the
+	// request's: it carries KOS's code, and VALIDATION_FAILED stays a
+	// business refusal (SPEC §3.3.4).
+	val, code, msg, label := systemFailure(), CodeKOSUnavailable, MsgKOSUnavailable, "kos_unavailable"
 	if err == nil {
 		val = evaluate(req, cust, cat)
+		code, msg, label = CodeValidationFailed, val.FailureReason, "validation_failed"
 	} else {
 		s.log.WarnContext(ctx, "pre-check data unavailable", "request_id", row.RequestID, "err", err.Error())
 	}
 	if !val.OK() {
 		now := s.now()
-		if err := s.store.markValidationFailed(ctx, row.ID, val, now); err != nil {
+		if err := s.store.markValidationFailed(ctx, row.ID, val, code, msg, now); err != nil {
 			return nil, fmt.Errorf("change %s: %w", row.RequestID, err)
 		}
-		s.metrics.changes.WithLabelValues("validation_failed").Inc()
-		return &ChangeResult{RequestID: row.RequestID, ProcessStatus: StatusFailed, ResultCode: CodeValidationFailed,
-			ResultMessage: val.FailureReason, ProcessedAt: httpx.FormatLocal(now)}, nil
+		s.metrics.changes.WithLabelValues(label).Inc()
+		return &ChangeResult{RequestID: row.RequestID, ProcessStatus: StatusFailed, ResultCode: code,
+			ResultMessage: msg, ProcessedAt: httpx.FormatLocal(now)}, nil
 	}
 	if err := s.store.markValidated(ctx, row.ID, val, s.now()); err != nil {
 		return nil, fmt.Errorf("change %s: %w", row.RequestID, err)

@@ -3,6 +3,7 @@ package product
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"phonebill/shared/config"
 	"phonebill/shared/events"
 )
 
@@ -287,5 +289,30 @@ func TestIdempotencyKeyLifetime(t *testing.T) {
 	r.clock.Advance(24 * time.Hour)
 	if st, _, err := r.p.reserveKey(ctx, "u1", "k", requestHash(ChangeRequest{LineNumber: line01})); err != nil || st != keyNew {
 		t.Fatalf("expired key: %v %v", st, err)
+	}
+}
+
+// TestChangeWithKOSDownIsASystemFailure: with KOS unreachable and nothing
+// cached for the pre-checks, the change ends FAILED with KOS's system code
+// and message — VALIDATION_FAILED is kept for business refusals — and the
+// result page's fields are all there.
+func TestChangeWithKOSDownIsASystemFailure(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	r := newRig(t, rigOptions{kos: func(k *config.KOS) { k.BaseURL = dead; k.TimeoutMS = 500 }})
+	res, cr := r.change(t, r.token(t, "testuser01"), upgrade)
+	if !res.Env.Success || res.Env.ResultCode != CodeKOSUnavailable || res.Env.Message != MsgKOSUnavailable ||
+		cr.ProcessStatus != StatusFailed || cr.ResultCode != CodeKOSUnavailable || cr.ResultMessage != MsgKOSUnavailable ||
+		cr.RequestID == "" || !localTime.MatchString(cr.ProcessedAt) {
+		t.Fatalf("change with KOS down: %s", res.Raw)
+	}
+	if n := r.count(t, `SELECT count(*) FROM product_change.pc_product_change_history
+		WHERE process_status = 'FAILED' AND result_code = 'KOS_SERVICE_UNAVAILABLE'`); n != 1 {
+		t.Fatalf("%d FAILED KOS_SERVICE_UNAVAILABLE rows, want 1", n)
 	}
 }

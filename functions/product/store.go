@@ -107,11 +107,12 @@ func (s *store) markValidated(ctx context.Context, id int64, v Validation, now t
 		`process_status = 'VALIDATED', validation_result = $3, validated_at = $4::timestamptz`, jsonb(v), now)
 }
 
-// markValidationFailed ends a request whose pre-check failed.
-func (s *store) markValidationFailed(ctx context.Context, id int64, v Validation, now time.Time) error {
+// markValidationFailed ends a request whose pre-check failed (or could not
+// run: code and message then say it was the system, not the request).
+func (s *store) markValidationFailed(ctx context.Context, id int64, v Validation, code, msg string, now time.Time) error {
 	return transition(ctx, s.pool, id, StatusRequested,
 		`process_status = 'FAILED', validation_result = $3, result_code = $4, process_message = $5,
-		 processed_at = $6::timestamptz`, jsonb(v), CodeValidationFailed, v.FailureReason, now)
+		 processed_at = $6::timestamptz`, jsonb(v), code, msg, now)
 }
 
 // markProcessing records the KOS request about to be sent (step 4).
