@@ -199,7 +199,7 @@ func schemas(t *testing.T, c *pgx.Conn) []string {
 }
 
 // migrationCount is how many migrations sql/migrations holds.
-const migrationCount = 6
+const migrationCount = 7
 
 var allSchemas = []string{"auth", "bill_inquiry", "kos_mock", "product_change"}
 
@@ -503,5 +503,43 @@ func TestMigrationFilesAnnotated(t *testing.T) {
 				t.Errorf("%s: missing %q", n, a)
 			}
 		}
+	}
+}
+
+// TestUserIDCaseMigrationGuardsExistingData: 00007 refuses to run over ids
+// that differ only in case, naming them, and once applied no such id can
+// be added.
+func TestUserIDCaseMigrationGuardsExistingData(t *testing.T) {
+	t.Parallel()
+	u := freshDB(t)
+	p := provider(t, openSQL(t, u))
+	ctx := context.Background()
+	if _, err := p.UpTo(ctx, 6); err != nil {
+		t.Fatal(err)
+	}
+	c := connect(t, u)
+	insert := func(id, cust, line string) error {
+		_, err := c.Exec(ctx, `INSERT INTO auth.auth_users (user_id, customer_id, line_number, user_name, password_hash)
+			VALUES ($1, $2, $3, 'x', 'x')`, id, cust, line)
+		return err
+	}
+	if err := insert("kim01", "C1", "010-1111-0001"); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert("KIM01", "C2", "010-1111-0002"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := p.UpTo(ctx, 7)
+	if err == nil || !strings.Contains(err.Error(), "KIM01, kim01") {
+		t.Fatalf("00007 over case twins: %v", err)
+	}
+	if _, err := c.Exec(ctx, `DELETE FROM auth.auth_users WHERE user_id = 'KIM01'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert("Kim01", "C3", "010-1111-0003"); err == nil || !strings.Contains(err.Error(), "auth_users_user_id_lower_key") {
+		t.Fatalf("a case twin after 00007: %v", err)
 	}
 }

@@ -92,6 +92,11 @@ type LoginUser struct {
 // opens a session. Every checked attempt is written to the login history.
 func (a *Accounts) Login(ctx context.Context, in LoginInput) (*TokenResponse, error) {
 	now := a.now()
+	id, err := canonicalUserID(ctx, a.pool, in.UserID)
+	if err != nil {
+		return nil, err
+	}
+	in.UserID = id
 	hist := historyRow{UserID: in.UserID, Type: historyLogin, ClientIP: in.ClientIP, UserAgent: in.UserAgent, At: now}
 	until, err := a.lockOf(ctx, in.UserID, now)
 	if err != nil {

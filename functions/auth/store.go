@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -145,6 +146,21 @@ func listUsers(ctx context.Context, q querier, now time.Time) ([]*user, error) {
 // credentials is what login needs before it knows the password is right.
 type credentials struct {
 	Hash, Status string
+}
+
+// canonicalUserID is the stored spelling of an id given in any case (ids
+// are unique case-insensitively, migration 00007), else the id lower-cased:
+// the lockout counts every spelling of one id as that id.
+func canonicalUserID(ctx context.Context, q querier, userID string) (string, error) {
+	var stored string
+	err := q.QueryRow(ctx, `SELECT user_id FROM auth.auth_users WHERE lower(user_id) = lower($1)`, userID).Scan(&stored)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return strings.ToLower(userID), nil
+	case err != nil:
+		return "", db.Wrap("find user id", err)
+	}
+	return stored, nil
 }
 
 // loadCredentials returns nil for an unknown id.

@@ -93,7 +93,8 @@ func duplicate(err error, in RegisterInput) error {
 		return db.Wrap("insert user", err)
 	}
 	// Constraint names are fixed by the migration (auth_users_pkey,
-	// auth_users_customer_id_key, auth_users_line_number[_digits]_key).
+	// auth_users_customer_id_key, auth_users_line_number[_digits]_key, and
+	// auth_users_user_id_lower_key for an id taken in another case).
 	switch c := pe.ConstraintName; {
 	case strings.Contains(c, "customer"):
 		return httpx.Conflict("CUSTOMER_ALREADY_EXISTS", "이미 존재하는 고객 ID입니다: "+in.CustomerID)

@@ -553,3 +553,36 @@ func TestQueryParametersAreValidated(t *testing.T) {
 		t.Fatal("a refused grant wrote a row")
 	}
 }
+
+// TestOneIdentityPerUserID: an id taken in one case cannot be registered in
+// another, login accepts any case and answers with the stored id, and wrong
+// passwords in mixed spellings all count against the one account.
+func TestOneIdentityPerUserID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	reg := func(id, cust, line string) reply {
+		return e.call("POST", "/api/v1/auth/register", "", map[string]any{"userId": id, "customerId": cust,
+			"lineNumber": line, "userName": "홍길동", "password": "Passw0rd!", "permissions": []string{"BILL_INQUIRY"}})
+	}
+	wantError(t, reg("ADMIN", "CX1", "010-7777-0001"), 409, "USER_ALREADY_EXISTS", msgUserExists)
+	if r := reg("NewUser7", "CX2", "010-7777-0002"); r.Status != 200 {
+		t.Fatalf("register NewUser7: %d %s", r.Status, r.Raw)
+	}
+	wantError(t, reg("newuser7", "CX3", "010-7777-0003"), 409, "USER_ALREADY_EXISTS", msgUserExists)
+	if n := e.queryInt(`SELECT count(*) FROM auth.auth_users WHERE lower(user_id) IN ('admin', 'newuser7')`); n != 2 {
+		t.Fatalf("%d accounts for admin and newuser7, want 2", n)
+	}
+	r := e.login("ADMIN", "Admin1234!")
+	if r.Status != 200 || r.str("user_id") != "admin" || e.claimsOf(r.str("access_token"), auth.TypeAccess).UserID != "admin" {
+		t.Fatalf("login as ADMIN: %d %s", r.Status, r.Raw)
+	}
+	for i, id := range []string{"TESTUSER01", "TestUser01", "testUSER01", "Testuser01"} {
+		wantError(t, e.login(id, "wrong-pass"), 401, "INVALID_CREDENTIALS", msgInvalidCredentials)
+		if n := e.queryInt(`SELECT failed_count FROM auth.auth_login_attempts WHERE user_id = 'testuser01'`); n != i+1 {
+			t.Fatalf("after %s the count of testuser01 is %d", id, n)
+		}
+	}
+	if r := e.login("TESTuser01", "wrong-pass"); r.Status != 423 {
+		t.Fatalf("5th failure in another case: %d %s", r.Status, r.Raw)
+	}
+}
