@@ -45,6 +45,9 @@ func TestKOSOutageLeavesNoDeadLetters(t *testing.T) {
 	assertPending(t, res, cr)
 	waitFor(t, 10*time.Second, "the worker to meet the outage", func() bool { return unknown() >= 1 })
 	for minute := 1; minute <= 2; minute++ {
+		// The worker's delivery must be over (its row lock released) before
+		// the sweep looks, or the sweep skips the locked row.
+		r.h.Broker.Wait(ctx)
 		seen := unknown()
 		r.clock.Advance(r.cfg.ResendAfter + time.Second)
 		rep, err := r.p.RunRelay(ctx)
@@ -53,6 +56,7 @@ func TestKOSOutageLeavesNoDeadLetters(t *testing.T) {
 		}
 		waitFor(t, 10*time.Second, "the re-emitted change at the worker", func() bool { return unknown() > seen })
 	}
+	r.h.Broker.Wait(ctx)
 	if err := px.Restore(); err != nil {
 		t.Fatal(err)
 	}
