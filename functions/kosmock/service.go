@@ -15,7 +15,7 @@ import (
 func Service() fn.Service {
 	api := fn.StylePtr(httpx.StyleKOSAPI)
 	return fn.Service{
-		Name: "kos-mock", Function: "kos-mock", Style: httpx.StyleKOS,
+		Name: "kos-mock", Function: "kos-mock", Style: httpx.StyleKOS, NoDeadline: true,
 		Prefixes: []string{"/api/v1/kos", "/api/v1/bill-inquiry", "/api/v1/product-change",
 			"/api/v1/customer-info", "/api/v1/mock-datas"},
 		HealthPath: "/api/v1/kos/health",

@@ -74,7 +74,11 @@ func (s *Products) Change(ctx context.Context, who Caller, req ChangeRequest, sc
 
 	// Step 3: the pre-checks again, from the caches, so that the budget goes
 	// to the change itself.
-	cust, cat, err := s.precheckData(ctx, req.LineNumber)
+	// The pre-check data (from the caches, else KOS) shares the request's
+	// deadline: a silent KOS must not hold the answer past it.
+	pctx, cancel := context.WithDeadline(ctx, deadline)
+	cust, cat, err := s.precheckData(pctx, req.LineNumber)
+	cancel()
 	// A pre-check that could not run is the system's failure, not the
 	// request's: it carries KOS's code, and VALIDATION_FAILED stays a
 	// business refusal (SPEC §3.3.4).

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"phonebill/shared/httpx"
 )
@@ -191,7 +192,29 @@ func bind(ctx context.Context, env *Env, svc Service, rt Route, value any) (http
 	if rt.Style != nil {
 		style = *rt.Style
 	}
+	if rt.EventType == "" && rt.Schedule == "" && !rt.DeadLetter && !svc.NoDeadline {
+		h = withDeadline(env.Settings.HTTP.RequestDeadline()-answerMargin, h)
+	}
 	return env.Metrics.Instrument(rt.Name, withStyle(style, h)), nil
+}
+
+// answerMargin is kept from a request's deadline for writing the answer.
+const answerMargin = 150 * time.Millisecond
+
+// withDeadline bounds every call an API request makes (KOS retries and
+// breaker waits, PostgreSQL, Redis) by one deadline counted from the
+// request's arrival, so it answers inside the client's 10 s whatever KOS
+// does. Work that must outlive the client detaches with
+// context.WithoutCancel and keeps its own budget (a plan change).
+func withDeadline(d time.Duration, next http.Handler) http.Handler {
+	if d <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 func withStyle(s httpx.Style, next http.Handler) http.Handler {

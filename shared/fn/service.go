@@ -39,8 +39,12 @@ type Service struct {
 	// must not dial anything: the pool and Redis connect on first use.
 	Start func(ctx context.Context, env *Env) (any, error)
 	// Stop, if set, releases what Start acquired, after the server drained.
-	Stop   func(ctx context.Context, svc any) error
-	Routes []Route
+	Stop func(ctx context.Context, svc any) error
+	// NoDeadline exempts the service's requests from REQUEST_DEADLINE_MS
+	// (KOS-Mock: it stands in for the slow core system, and its delays are
+	// the point).
+	NoDeadline bool
+	Routes     []Route
 }
 
 // Route is one HTTP route or one event function.
