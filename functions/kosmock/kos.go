@@ -377,17 +377,13 @@ func (m *Mock) applyChange(ctx context.Context, tx pgx.Tx, req ChangeRequest) (A
 	if cur.Operator != tgt.Operator || c.Operator != tgt.Operator {
 		return m.refuse(codeChangeOtherOperator, msgOtherOperator), nil
 	}
-	// "previous" is what the line really had, which the request's
-	// currentProductCode normally repeats.
-	prev := cur
+	// A change is made from the product the line has, as a carrier core
+	// does: a request built on a stale view (or a second, concurrent change)
+	// is refused rather than applied over what it did not see.
 	if c.ProductCode != cur.Code {
-		if prev, err = getProduct(ctx, tx, c.ProductCode); err != nil {
-			return Answer{}, err
-		}
-		if prev == nil {
-			prev = &product{Code: c.ProductCode}
-		}
+		return m.refuse(codeChangeNotCurrent, msgNotCurrent), nil
 	}
+	prev := cur
 	tag, err := tx.Exec(ctx, `UPDATE kos_mock.customers SET current_product_code = $2, updated_at = now() AT TIME ZONE 'Asia/Seoul'
 		WHERE line_number = $1`, req.Line, tgt.Code)
 	if err != nil {

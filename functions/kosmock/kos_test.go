@@ -373,6 +373,7 @@ func TestProductChangeRefusals(t *testing.T) {
 		{"unknown current", change(lineKim, "NOPE-001", "5G-PREMIUM-001", ""), "2003", "존재하지 않는 상품 코드입니다"},
 		{"discontinued target", change(lineKim, "LTE-BASIC-001", "3G-OLD-001", ""), "2004", "판매가 중단된 상품입니다"},
 		{"other operator", change(lineKim, "LTE-BASIC-001", "LG-5G-STANDARD-001", ""), "2005", "다른 통신사업자 상품으로는 변경할 수 없습니다"},
+		{"not the line's product", change(lineKim, "5G-STANDARD-001", "5G-PREMIUM-001", ""), "2006", "현재 가입된 상품과 요청의 현재 상품이 다릅니다"},
 		// Order: the line is checked before the products.
 		{"suspended line, unknown product", change(lineSuspended, "X", "Y", ""), "2002", "비활성 상태의 회선입니다"},
 		{"unknown product before discontinued", change(lineKim, "NOPE", "3G-OLD-001", ""), "2003", "존재하지 않는 상품 코드입니다"},

@@ -316,3 +316,57 @@ func TestChangeWithKOSDownIsASystemFailure(t *testing.T) {
 		t.Fatalf("%d FAILED KOS_SERVICE_UNAVAILABLE rows, want 1", n)
 	}
 }
+
+// TestParallelChangesOfOneLineSerialise: ten identical changes of one line
+// sent at once, without an Idempotency-Key, make exactly one change at KOS,
+// one COMPLETED row and one product.changed; the others are refused with
+// 409 CHANGE_IN_PROGRESS (or, arriving after the first finished, refused by
+// KOS because the line no longer has their current product).
+func TestParallelChangesOfOneLineSerialise(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigOptions{})
+	tok := r.token(t, "testuser01")
+	r.do(t, "GET", "/api/v1/products/customer?lineNumber="+line01, tok, nil).want(t, http.StatusOK, "")
+	const n = 10
+	answers := make([]response, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			answers[i] = r.do(t, "POST", "/api/v1/products/change", tok, upgrade, "X-Mock-Scenario", "success")
+		})
+	}
+	close(start)
+	wg.Wait()
+	completed, refused := 0, 0
+	for _, a := range answers {
+		var cr ChangeResult
+		if a.Status == http.StatusOK {
+			a.data(t, &cr)
+		}
+		switch {
+		case a.Status == http.StatusConflict && a.Env.ResultCode == CodeChangeInProgress && a.Env.Message == MsgChangeInProgress:
+			refused++
+		case cr.ProcessStatus == StatusCompleted:
+			completed++
+		case cr.ProcessStatus == StatusFailed:
+			refused++ // after the first completed: KOS 2006, or the pre-check on the fresh cache
+		default:
+			t.Fatalf("unexpected answer %d %s", a.Status, a.Raw)
+		}
+	}
+	if completed != 1 || refused != n-1 {
+		t.Fatalf("%d completed, %d refused, want 1 and %d", completed, refused, n-1)
+	}
+	if k := r.count(t, `SELECT count(*) FROM kos_mock.processing_results WHERE status = 'SUCCESS'`); k != 1 {
+		t.Fatalf("%d changes applied at KOS, want 1", k)
+	}
+	if c := r.count(t, `SELECT count(*) FROM product_change.pc_product_change_history WHERE process_status = 'COMPLETED'`); c != 1 {
+		t.Fatalf("%d COMPLETED rows, want 1", c)
+	}
+	r.h.Broker.Wait(context.Background())
+	if e := len(r.probe.of(events.TypeProductChanged)); e != 1 {
+		t.Fatalf("%d product.changed events, want 1", e)
+	}
+}

@@ -297,13 +297,17 @@ func TestSweepReemitsStalePending(t *testing.T) {
 	if st := r.waitStatus(t, tok, id, "COMPLETED", 5*time.Second); st.ChangedProduct.ProductCode != "LTE-PREMIUM-001" {
 		t.Fatalf("recovered change %+v", st)
 	}
-	// One that died before reaching KOS ends FAILED; a fresh one is left alone.
+	// One that died before reaching KOS ends FAILED; a fresh one is left
+	// alone (on another line: one change per line is in flight).
 	dead, live := uuid.NewString(), uuid.NewString()
-	for id, age := range map[string]time.Duration{dead: 5 * time.Minute, live: 5 * time.Second} {
+	for id, row := range map[string]struct {
+		line string
+		age  time.Duration
+	}{dead: {line01, 5 * time.Minute}, live: {line02, 5 * time.Second}} {
 		if _, err := r.h.Pool.Exec(ctx, `INSERT INTO product_change.pc_product_change_history (request_id, line_number,
 			customer_id, user_id, current_product_code, target_product_code, process_status, requested_at)
 			VALUES ($1, $2, 'CUST001', 'testuser01', 'LTE-PREMIUM-001', 'LTE-BASIC-001', 'VALIDATED', $3::timestamptz)`,
-			id, line01, r.clock.Now().Add(-age)); err != nil {
+			id, row.line, r.clock.Now().Add(-row.age)); err != nil {
 			t.Fatal(err)
 		}
 	}

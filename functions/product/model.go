@@ -26,6 +26,11 @@ const (
 	// relay's recovery; SPEC is silent on it).
 	CodeInterrupted = "INTERRUPTED"
 
+	// CodeChangeInProgress refuses a change while another one of the same
+	// line is in flight (409; migration 00008 keeps one per line).
+	CodeChangeInProgress = "CHANGE_IN_PROGRESS"
+	MsgChangeInProgress  = "이 회선의 상품 변경이 이미 처리 중입니다. 완료된 후 다시 시도해주세요"
+
 	MsgCompleted   = "상품 변경이 완료되었습니다"
 	MsgPending     = "상품 변경 요청이 접수되어 처리 중입니다. 잠시 후 현재 요금제를 다시 확인해주세요"
 	MsgUnresolved  = "KOS 시스템 연동 중 오류가 발생했습니다"

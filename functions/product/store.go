@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"phonebill/shared/db"
+	"phonebill/shared/httpx"
 )
 
 // Every timestamp is written as `$n::timestamptz` from a Go time and read
@@ -80,6 +81,10 @@ func (s *store) insertRequested(ctx context.Context, c *changeRow) error {
 		VALUES ($1, $2, $3, $4, $5, $6, 'REQUESTED', $7::timestamptz)
 		RETURNING id`,
 		c.RequestID, c.LineNumber, c.CustomerID, c.UserID, c.CurrentCode, c.TargetCode, c.RequestedAt).Scan(&c.ID)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "pc_history_one_in_flight_per_line" {
+		return httpx.Conflict(CodeChangeInProgress, MsgChangeInProgress)
+	}
 	return db.Wrap("insert change request", err)
 }
 
