@@ -221,11 +221,11 @@ func TestInquiryThroughKOSFaults(t *testing.T) {
 	if s := te.kos.BreakerState(); s != "open" {
 		t.Fatalf("breaker %s after 6 failed attempts, want open", s)
 	}
+	// Fail-fast is proved by the call count, not a wall-clock bound.
 	calls := te.calls.count(inquiryPath)
-	start = time.Now()
 	assertFailure(t, te.inquire(t, tok, "010-1234-5678", month(2)), CodeKOSError, MsgKOSError)
-	if took := time.Since(start); took > 500*time.Millisecond || te.calls.count(inquiryPath) != calls {
-		t.Fatalf("open breaker: %v and %d KOS calls", took, te.calls.count(inquiryPath)-calls)
+	if n := te.calls.count(inquiryPath) - calls; n != 0 {
+		t.Fatalf("open breaker: %d KOS calls", n)
 	}
 	if err := px.Restore(); err != nil {
 		t.Fatal(err)

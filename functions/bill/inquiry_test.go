@@ -418,12 +418,9 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 	if n := te.calls.count(inquiryPath); n != 3 {
 		t.Fatalf("KOS calls = %d, want 3", n)
 	}
-	// While open: the failure answer at once, no KOS call, no attempt rows.
-	start := time.Now()
+	// While open: the failure answer with no KOS call and no attempt rows
+	// (the counts below prove the fail-fast; no wall-clock bound).
 	id := assertFailure(t, te.inquire(t, tok, "010-1234-5678", month(0)), CodeKOSError, MsgKOSError)
-	if elapsed := time.Since(start); elapsed > time.Second {
-		t.Fatalf("open breaker answer took %v", elapsed)
-	}
 	if n := te.calls.count(inquiryPath); n != 3 {
 		t.Fatalf("KOS calls = %d while open, want still 3", n)
 	}

@@ -1,6 +1,7 @@
 package fn_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -29,6 +30,11 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 type echo struct{ delay time.Duration }
 
 func (e *echo) Hello(w http.ResponseWriter, r *http.Request) error {
+	if e.delay > 0 {
+		// The child process tells its parent that a request is in the
+		// handler, so the SIGTERM tests signal then instead of after a sleep.
+		fmt.Println("ENTERED")
+	}
 	select {
 	case <-time.After(e.delay):
 	case <-r.Context().Done():
@@ -219,24 +225,22 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	var addr string
-	buf := make([]byte, 256)
-	deadline := time.Now().Add(10 * time.Second)
-	var seen string
-	for addr == "" && time.Now().Before(deadline) {
-		n, err := out.Read(buf)
-		seen += string(buf[:n])
-		for _, l := range strings.Split(seen, "\n") {
-			if strings.HasPrefix(l, "ADDR ") && strings.Count(seen, "\n") > 0 {
-				addr = strings.TrimSpace(strings.TrimPrefix(l, "ADDR "))
+	addrc, entered := make(chan string, 1), make(chan struct{}, 8)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "ADDR "); ok {
+				addrc <- strings.TrimSpace(a)
+			} else if sc.Text() == "ENTERED" {
+				entered <- struct{}{}
 			}
 		}
-		if err != nil {
-			break
-		}
-	}
-	if addr == "" {
-		t.Fatalf("function did not report its address: %q", seen)
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case <-time.After(10 * time.Second):
+		t.Fatal("function did not report its address")
 	}
 	type result struct {
 		status int
@@ -252,7 +256,11 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 		res.Body.Close()
 		done <- result{status: res.StatusCode}
 	}()
-	time.Sleep(200 * time.Millisecond) // the request is in flight (it takes 700 ms)
+	select {
+	case <-entered: // the request is in the handler (it takes 700 ms)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the handler")
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -92,9 +92,10 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 // function is the test binary serving testService (700 ms per request) as
 // a function process; see TestMain.
 type function struct {
-	addr string
-	cmd  *exec.Cmd
-	done chan error
+	addr    string
+	cmd     *exec.Cmd
+	done    chan error
+	entered chan struct{} // one per request that reached the handler
 }
 
 func startFunction(t *testing.T) *function {
@@ -108,7 +109,7 @@ func startFunction(t *testing.T) *function {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	f := &function{cmd: cmd, done: make(chan error, 1)}
+	f := &function{cmd: cmd, done: make(chan error, 1), entered: make(chan struct{}, 64)}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	addrc := make(chan string, 1)
 	go func() {
@@ -116,6 +117,8 @@ func startFunction(t *testing.T) *function {
 		for sc.Scan() {
 			if a, ok := strings.CutPrefix(sc.Text(), "ADDR "); ok {
 				addrc <- strings.TrimSpace(a)
+			} else if sc.Text() == "ENTERED" {
+				f.entered <- struct{}{}
 			}
 		}
 		f.done <- cmd.Wait()
@@ -162,7 +165,13 @@ func TestSIGTERMDrainsUnderLoad(t *testing.T) {
 		}()
 	}
 	wrote.Wait()
-	time.Sleep(100 * time.Millisecond) // the server has read them all (each takes 700 ms)
+	for i := range n { // every request is in its handler (each takes 700 ms)
+		select {
+		case <-f.entered:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d of %d requests reached the handler", i, n)
+		}
+	}
 	if err := f.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
