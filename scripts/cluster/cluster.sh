@@ -250,7 +250,9 @@ EOF
 
 proxy_up() {
 	step kube-proxy "iptables mode, node ports on $NODE_IP only"
-	cat >"$RUN/kube-proxy.yaml" <<EOF
+	# Written only when it changes: kube-proxy exits when its config file is
+	# written to, even with the same content (a second `up` would stop it).
+	cat >"$RUN/kube-proxy.yaml.new" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 mode: iptables
@@ -262,6 +264,8 @@ nodePortAddresses: ["$NODE_IP/32"]
 clientConnection: {kubeconfig: $RUN/kube-proxy.kubeconfig}
 conntrack: {maxPerCore: 0}
 EOF
+	if cmp -s "$RUN/kube-proxy.yaml.new" "$RUN/kube-proxy.yaml"; then rm "$RUN/kube-proxy.yaml.new"
+	else mv "$RUN/kube-proxy.yaml.new" "$RUN/kube-proxy.yaml"; fi
 	start kube-proxy "$BIN/kube-proxy" --config "$RUN/kube-proxy.yaml" --hostname-override "$NODE"
 	wait_for kube-proxy 60 curl -fsS http://127.0.0.1:10256/healthz
 }

@@ -41,7 +41,12 @@ if ! kc -n "$NS" get secret postgresql-secret >/dev/null 2>&1; then
 	kc -n "$NS" create secret generic redis-secret --from-literal REDIS_PASSWORD="$(openssl rand -hex 16)" >/dev/null
 	kc -n "$NS" create secret generic jwt-signing-key --from-literal JWT_SECRET="$(openssl rand -base64 48)" >/dev/null
 fi
-ALLOW_LOOPBACK_IMAGES=1 KUBECTL="$C/bin/kubectl" scripts/deploy.sh "$FN" >&2
+# The function's Knative Service from what `make build` resolved. Not through
+# scripts/deploy.sh: it requires Eventing's CRDs, which this cluster lacks.
+awk -v fn="$FN" 'BEGIN { RS = "\n---\n" }
+	/\nkind: Service\n/ && /apiVersion: serving.knative.dev\/v1/ && index($0, "phonebill.io/function: " fn "\n") { print "---"; print }' \
+	out/dev/resolved.yaml | kc apply -f - >&2
+kc -n "$NS" wait "ksvc/$FN" --for=condition=Ready --timeout=5m >&2
 
 restore() {
 	kc -n knative-serving patch configmap config-autoscaler --type json \
