@@ -21,6 +21,9 @@
 #             provider: public entry point $NODE_IP:8081, cluster-local one
 #             $NODE_IP:8082, each behind a selector-less Service in namespace
 #             traefik so that pods reach it
+#   eventing-images, eventing (only with EVENTING=1)  Eventing core, the
+#             InMemoryChannel and the MT channel-based broker, built and
+#             cached the same way
 #
 # Idempotent: a running component is left alone, applies are declarative.
 set -euo pipefail
@@ -144,6 +147,29 @@ images() {
 	ko_resolve serving-core knative-serving "$SERVING/config/core"
 }
 
+# Eventing (EVENTING=1): core, the in-memory channel and the MT channel-based
+# broker, the dev profile's broker (prod keeps Kafka).
+eventing_images() {
+	step eventing-images "Knative Eventing $KNATIVE_VERSION with ko (core, InMemoryChannel, MT channel broker)"
+	KO=$(tool ko "github.com/google/ko@$KO_VERSION")
+	mkdir -p "$KN"
+	EVENTING=$(moddir knative.dev/eventing) || fail "knative.dev/eventing not in scripts/cluster/build/knative"
+	ko_resolve eventing-core knative-eventing "$EVENTING/config/core"
+	ko_resolve eventing-imc knative-eventing-imc "$EVENTING/config/channels/in-memory-channel"
+	ko_resolve eventing-mtbroker knative-eventing-mtbroker "$EVENTING/config/brokers/mt-channel-broker"
+}
+
+eventing_up() {
+	step eventing "Eventing core, InMemoryChannel, MT channel broker; waiting for their deployments"
+	retry 300 kc apply -f "$KN/eventing-core.yaml"
+	# The controller reads the integrations' image ConfigMaps.
+	retry 60 kc apply -f "$EVENTING/third_party/eventing-integrations-latest"
+	retry 60 kc wait --for condition=Established --timeout 10s crd --all
+	retry 300 kc apply -f "$KN/eventing-imc.yaml"
+	retry 300 kc apply -f "$KN/eventing-mtbroker.yaml"
+	retry 420 kc -n knative-eventing wait --for condition=Available --timeout 10s deployment --all
+}
+
 serving_up() {
 	step serving "CRDs, Serving core, config-network ingress-class Traefik; waiting for its deployments"
 	local net cach
@@ -237,12 +263,14 @@ up() {
 	images
 	serving_up
 	traefik_up
-	printf 'cluster: Knative Serving %s ready (ingress: Traefik, http://%s:8081 with Host <service>.<namespace>.example.com)\n' \
-		"$KNATIVE_VERSION" "$NODE_IP" >&2
+	local what=Serving
+	if [ "${EVENTING:-0}" = 1 ]; then eventing_images; eventing_up; what="Serving and Eventing"; fi
+	printf 'cluster: Knative %s %s ready (ingress: Traefik, http://%s:8081 with Host <service>.<namespace>.example.com)\n' \
+		"$what" "$KNATIVE_VERSION" "$NODE_IP" >&2
 }
 
 case "${1:-}" in
 up) up ;;
-images) mkdir -p "$RUN/logs" "$RUN/pids"; registry_up; images ;;
+images) mkdir -p "$RUN/logs" "$RUN/pids"; registry_up; images; [ "${EVENTING:-0}" = 0 ] || eventing_images ;;
 *) echo "usage: $0 up|images" >&2; exit 2 ;;
 esac
