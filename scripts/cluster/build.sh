@@ -2,7 +2,7 @@
 # build.sh — the cluster's binaries and the pause image, built once and cached
 # in bin/cluster/{bin,images} (delete a file to rebuild it). Each wrapper
 # module under scripts/cluster/build/ pins one upstream module; none joins
-# go.work, so `make test` never compiles them. Builds run with nice -n 10.
+# go.work, so `make test` never compiles them. Builds run with nice -n 19.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -15,7 +15,7 @@ gobuild() { # dir out pkg [ldflags]
 	local dir=$1 out=$2 pkg=$3 ld=${4:-}
 	[ -x "$BIN/$out" ] && return 0
 	local s=$SECONDS
-	(cd "scripts/cluster/build/$dir" && CGO_ENABLED=0 GOWORK=off GOFLAGS=-mod=readonly nice -n 10 \
+	(cd "scripts/cluster/build/$dir" && CGO_ENABLED=0 GOWORK=off GOFLAGS=-mod=readonly nice -n 19 \
 		go build -trimpath -ldflags "-s -w $ld" -o "$BIN/$out.tmp" "$pkg")
 	mv "$BIN/$out.tmp" "$BIN/$out"
 	echo "build: $out in $((SECONDS - s)) s"
@@ -31,7 +31,7 @@ for c in kube-apiserver kubelet kubectl kube-controller-manager kube-scheduler k
 	gobuild kubernetes "$c" "k8s.io/kubernetes/cmd/$c" "$KLD"
 done
 gobuild coredns coredns github.com/coredns/coredns
-[ "${WITH_TRAEFIK:-}" = 1 ] && gobuild traefik traefik github.com/traefik/traefik/v3/cmd/traefik
+[ "${WITH_TRAEFIK:-1}" = 0 ] || gobuild traefik traefik github.com/traefik/traefik/v3/cmd/traefik
 
 # The pause image as an OCI archive (linux/amd64 set explicitly, else the
 # runtime's platform match rejects it).

@@ -27,6 +27,7 @@ POD_CIDR=10.244.0.0/24
 SVC_CIDR=10.96.0.0/16
 API_SVC_IP=10.96.0.1
 DNS_IP=10.96.0.10
+REGISTRY_PORT=${REGISTRY_PORT:-5050}
 NODE=$(hostname)
 KUBECONFIG_ADMIN="$RUN/admin.kubeconfig"
 CTRD_SOCK="$RUN/containerd/containerd.sock"
@@ -70,8 +71,8 @@ need_tools() {
 }
 
 build() {
-	step build "Kubernetes $K8S_VERSION, CoreDNS (cached in $BIN)"
-	scripts/cluster/build.sh >"$RUN/logs/build.log" 2>&1 || fail "build (see $RUN/logs/build.log)"
+	step build "Kubernetes $K8S_VERSION, CoreDNS, Traefik (cached in $BIN)"
+	WITH_TRAEFIK=${KNATIVE:-1} scripts/cluster/build.sh >"$RUN/logs/build.log" 2>&1 || fail "build (see $RUN/logs/build.log)"
 }
 
 pki() {
@@ -96,10 +97,11 @@ pki() {
 	cert scheduler /CN=system:kube-scheduler
 	cert kube-proxy /CN=system:kube-proxy
 	cert coredns "/O=system:masters/CN=coredns"
+	cert traefik /CN=traefik
 	openssl genrsa -out sa.key 2048 2>/dev/null
 	openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
 	cd "$ROOT"
-	for u in admin kubelet controller-manager scheduler kube-proxy coredns; do
+	for u in admin kubelet controller-manager scheduler kube-proxy coredns traefik; do
 		local k="$RUN/$u.kubeconfig"
 		"$BIN/kubectl" config --kubeconfig "$k" set-cluster phonebill --server "https://$NODE_IP:6443" --certificate-authority "$d/ca.crt" --embed-certs >/dev/null
 		"$BIN/kubectl" config --kubeconfig "$k" set-credentials "$u" --client-certificate "$d/$u.crt" --client-key "$d/$u.key" --embed-certs >/dev/null
@@ -159,6 +161,9 @@ state = "$RUN/containerd/state"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$RUN/cni/net.d"
+  # The loopback registry (scripts/cluster/knative.sh, make build) speaks plain HTTP.
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."127.0.0.1:$REGISTRY_PORT"]
+    endpoint = ["http://127.0.0.1:$REGISTRY_PORT"]
 EOF
 	start containerd containerd --config "$RUN/containerd/config.toml"
 	wait_for containerd 60 ctr --address "$CTRD_SOCK" version
@@ -245,7 +250,9 @@ EOF
 
 proxy_up() {
 	step kube-proxy "iptables mode, node ports on $NODE_IP only"
-	cat >"$RUN/kube-proxy.yaml" <<EOF
+	# Written only when it changes: kube-proxy exits when its config file is
+	# written to, even with the same content (a second `up` would stop it).
+	cat >"$RUN/kube-proxy.yaml.new" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 mode: iptables
@@ -257,6 +264,8 @@ nodePortAddresses: ["$NODE_IP/32"]
 clientConnection: {kubeconfig: $RUN/kube-proxy.kubeconfig}
 conntrack: {maxPerCore: 0}
 EOF
+	if cmp -s "$RUN/kube-proxy.yaml.new" "$RUN/kube-proxy.yaml"; then rm "$RUN/kube-proxy.yaml.new"
+	else mv "$RUN/kube-proxy.yaml.new" "$RUN/kube-proxy.yaml"; fi
 	start kube-proxy "$BIN/kube-proxy" --config "$RUN/kube-proxy.yaml" --hostname-override "$NODE"
 	wait_for kube-proxy 60 curl -fsS http://127.0.0.1:10256/healthz
 }
@@ -327,6 +336,7 @@ up() {
 	proxy_up
 	dns_up
 	node_ready
+	[ "${KNATIVE:-1}" = 0 ] || scripts/cluster/knative.sh up
 }
 
 # --- down -------------------------------------------------------------------
@@ -345,7 +355,7 @@ stop() {
 
 down() {
 	[ -d "$RUN" ] || { echo "cluster: nothing to stop" >&2; return 0; }
-	step down "kubelet, control plane, pods, containerd"
+	step down "kubelet, pods, Traefik, registry, control plane, containerd"
 	stop kubelet
 	# The pods: every task of this containerd, then its shims (found by this
 	# containerd's own socket path in their command line, killed by pid).
@@ -359,7 +369,7 @@ down() {
 			kill -9 "${p#/proc/}" 2>/dev/null || true
 		fi
 	done
-	for n in coredns kube-proxy kube-scheduler kube-controller-manager kube-apiserver etcd containerd; do stop "$n"; done
+	for n in traefik registry coredns kube-proxy kube-scheduler kube-controller-manager kube-apiserver etcd containerd; do stop "$n"; done
 	step cleanup "mounts, network namespaces, iptables rules, $BRIDGE"
 	# Mounts under this cluster's own directories only, deepest first.
 	for m in $(awk -v r="$RUN/" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
