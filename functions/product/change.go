@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,25 +34,14 @@ type ChangeResult struct {
 
 // Timing of the synchronous re-sends (SPEC §5.4 6a).
 const (
-	// minAttempt is the least time worth starting a KOS attempt with.
-	minAttempt = 50 * time.Millisecond
 	// maxAnswerMargin is kept free at the end of the budget for the PENDING
 	// transaction and the answer.
 	maxAnswerMargin = 500 * time.Millisecond
-	resendBase      = 100 * time.Millisecond
-	resendMax       = time.Second
 )
 
 // answerMargin is the part of the budget the re-sends leave for answering.
 func (s *Products) answerMargin() time.Duration {
 	return min(maxAnswerMargin, s.cfg.Deadline/10)
-}
-
-// resendDelay is the n-th pause between re-sends: doubling from 100 ms up to
-// 1 s, with ±50 % jitter so that callers do not re-send in step.
-func resendDelay(n int) time.Duration {
-	d := min(resendBase<<min(n, 10), resendMax)
-	return d/2 + rand.N(d)
 }
 
 // Change runs a change request (SPEC §5.4) for a validated, authorized
@@ -150,32 +138,18 @@ func outcomeLabel(status string) string {
 // KOS client's timeout and by the deadline, whichever comes first. The
 // error, when there is one, is the last unknown outcome.
 func (s *Products) sendChange(ctx context.Context, deadline time.Time, body kosChangeBody, scenario string) (*kos.Response, error) {
-	var last error
-	for n := 0; ; n++ {
-		if time.Until(deadline) < minAttempt {
-			break
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	call := changeCall(body, scenario, 0)
+	call.UntilDeadline = true // KOS deduplicates the change by its request id
+	call.OnAttempt = func(a kos.Attempt) {
+		label := "answered"
+		if a.Err != nil {
+			label = outcomeName(a.Err)
 		}
-		actx, cancel := context.WithDeadline(ctx, deadline)
-		resp, err := s.kos.Do(actx, changeCall(body, scenario, 0))
-		cancel()
-		if err == nil {
-			s.metrics.kosAttempts.WithLabelValues("answered").Inc()
-			return resp, nil
-		}
-		last = err
-		s.metrics.kosAttempts.WithLabelValues(outcomeName(err)).Inc()
-		if kos.IsBreakerOpen(err) {
-			break
-		}
-		wait := resendDelay(n)
-		if time.Until(deadline) < wait+minAttempt || !sleep(ctx, wait) {
-			break
-		}
+		s.metrics.kosAttempts.WithLabelValues(label).Inc()
 	}
-	if last == nil {
-		last = errors.New("kos product change: no time left in the request budget")
-	}
-	return nil, last
+	return s.kos.Do(ctx, call)
 }
 
 func outcomeName(err error) string {
@@ -202,17 +176,6 @@ func rawResponse(r *kos.Response) []byte {
 		return nil
 	}
 	return b
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // settle records KOS's definite answer to the change of row, which must

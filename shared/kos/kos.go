@@ -115,6 +115,12 @@ type Call struct {
 	// Retries is how many more tries after the first (reads: 2; writes
 	// re-send at their own pace).
 	Retries int
+	// UntilDeadline re-sends an unknown outcome until ctx's deadline instead
+	// of Retries times — for a write KOS deduplicates by its request id (a
+	// plan change) — pausing twice as long each time from the first backoff
+	// up to 1 s, and never starting an attempt with less than MinAttempt
+	// left.
+	UntilDeadline bool
 	// Scenario is the caller's X-Mock-Scenario, sent only if enabled.
 	Scenario string
 	// OnAttempt, if set, sees every exchange.
@@ -201,11 +207,16 @@ func (c *Client) BreakerState() string { return c.breaker.State().String() }
 // answer (maybe a business failure) or an *Error.
 func (c *Client) Do(ctx context.Context, call Call) (*Response, error) {
 	var lastErr error
-	for n := 0; n <= call.Retries; n++ {
-		if n > 0 {
-			if !c.sleep(ctx, c.delay(n-1)) {
-				break
-			}
+	need := time.Duration(0)
+	if call.UntilDeadline {
+		need = MinAttempt
+	}
+	for n := 0; call.UntilDeadline || n <= call.Retries; n++ {
+		if n == 0 && !c.sleep(ctx, 0, need) {
+			break
+		}
+		if n > 0 && !c.sleep(ctx, c.pause(call, n-1), need) {
+			break
 		}
 		resp, err := c.once(ctx, call, n)
 		if err == nil {
@@ -216,7 +227,26 @@ func (c *Client) Do(ctx context.Context, call Call) (*Response, error) {
 			break
 		}
 	}
+	if lastErr == nil {
+		lastErr = fmt.Errorf("kos %s: no time left before the deadline: %w", call.Op, context.DeadlineExceeded)
+	}
 	return nil, lastErr
+}
+
+// MinAttempt is the least time an UntilDeadline call starts an attempt with.
+const MinAttempt = 50 * time.Millisecond
+
+// maxResendPause caps the doubling pauses of an UntilDeadline call.
+const maxResendPause = time.Second
+
+// pause is the wait before re-send n+1 of call, with ±50 % jitter so that
+// callers do not re-send in step.
+func (c *Client) pause(call Call, n int) time.Duration {
+	if !call.UntilDeadline {
+		return c.delay(n)
+	}
+	d := min(c.backoff[0]<<min(n, 10), maxResendPause)
+	return d/2 + rand.N(d)
 }
 
 func (c *Client) once(ctx context.Context, call Call, n int) (*Response, error) {
@@ -333,10 +363,14 @@ func (c *Client) delay(n int) time.Duration {
 	return d/2 + rand.N(d)
 }
 
-// sleep waits d unless ctx ends first (or would end during it).
-func (c *Client) sleep(ctx context.Context, d time.Duration) bool {
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+// sleep waits d unless ctx ends first, or would end during it or within
+// need after it.
+func (c *Client) sleep(ctx context.Context, d, need time.Duration) bool {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d+need {
 		return false
+	}
+	if d == 0 {
+		return ctx.Err() == nil
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -431,3 +431,42 @@ func family(t *testing.T, reg *prometheus.Registry, name string) []*dto.Metric {
 	}
 	return nil
 }
+
+// An UntilDeadline call re-sends an unknown outcome (9999) until its
+// deadline, with growing pauses, never starting an attempt with less than
+// MinAttempt left, and the same request id each time.
+func TestUntilDeadlineResendsWithinTheDeadline(t *testing.T) {
+	f := &fakeKOS{replies: []reply{{status: 200, body: sysErrBody}}}
+	c, _ := newClient(t, f, func(k *config.KOS) { k.BreakerFailures = 100 })
+	var starts []time.Time
+	call := read(0)
+	call.UntilDeadline = true
+	call.OnAttempt = func(a Attempt) { starts = append(starts, a.Start) }
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	dl, _ := ctx.Deadline()
+	_, err := c.Do(ctx, call)
+	if outcomeOf(err) != OutcomeSystemError {
+		t.Fatalf("err %v, want the last system error", err)
+	}
+	if len(starts) < 4 || int(f.calls.Load()) != len(starts) {
+		t.Fatalf("%d attempts (%d at KOS) in 600 ms with pauses from 10 ms, want at least 4", len(starts), f.calls.Load())
+	}
+	for i, s := range starts {
+		if dl.Sub(s) < MinAttempt {
+			t.Fatalf("attempt %d started %v before the deadline", i, dl.Sub(s))
+		}
+	}
+	for _, r := range f.seen {
+		if r.Header.Get("X-Request-ID") != "REQ_1" {
+			t.Fatalf("re-send with request id %q", r.Header.Get("X-Request-ID"))
+		}
+	}
+	// With no time for even one attempt, nothing is sent.
+	short, cancel2 := context.WithTimeout(context.Background(), MinAttempt/2)
+	defer cancel2()
+	before := f.calls.Load()
+	if _, err := c.Do(short, call); !errors.Is(err, context.DeadlineExceeded) || f.calls.Load() != before {
+		t.Fatalf("no-time call: %v, %d sent", err, f.calls.Load()-before)
+	}
+}
