@@ -3,11 +3,15 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
+	"phonebill/functions/routes"
 	"phonebill/shared/auth"
+	"phonebill/shared/fn/fntest"
 )
 
 // bodyRoute is a route with a JSON body: a valid body and its string
@@ -108,4 +112,39 @@ func TestBodiesAreJSONOnly(t *testing.T) {
 	if err := h.Pool.QueryRow(t.Context(), `SELECT count(*) FROM auth.auth_login_history`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("%d login attempts recorded for refused bodies (%v)", n, err)
 	}
+}
+
+// FuzzBodyStrings puts fuzzed text into one string field of one JSON body
+// route of the all-in-one: whatever the text, the answer is never a 5xx.
+func FuzzBodyStrings(f *testing.F) {
+	for i := range bodyRoutes {
+		for _, v := range []string{"a\x00b", "\u202e", "\xff", "' OR 1=1 --", strings.Repeat("가", 300), ""} {
+			f.Add(uint8(i), uint8(0), v)
+			f.Add(uint8(i), uint8(1), v)
+		}
+	}
+	h := fntest.New(f, nil)
+	base := h.Listen(f)
+	for k, v := range map[string]string{"KOS_BASE_URL": base, "KOS_MOCK_ERROR_RATE": "0", "KOS_MOCK_DELAY_RATE": "0",
+		"KOS_MOCK_LATENCY_SCALE": "0.01", "KOS_MOCK_SCENARIO_HEADER": "true", "JWT_SECRET": fntest.Secret, "BCRYPT_COST": "4"} {
+		f.Setenv(k, v)
+	}
+	base = h.Serve(f, routes.All()...).URL
+	admin := h.AccessToken(f, "admin", "CUST900", "010-1234-5678", auth.PermAdmin, auth.PermBillInquiry,
+		auth.PermProductChange)
+	f.Fuzz(func(t *testing.T, route, field uint8, v string) {
+		r := bodyRoutes[int(route)%len(bodyRoutes)]
+		names := slices.Sorted(maps.Keys(r.body))
+		name := names[int(field)%len(names)]
+		body := maps.Clone(r.body)
+		if _, list := body[name].([]string); list {
+			body[name] = []string{v}
+		} else {
+			body[name] = v
+		}
+		b, _ := json.Marshal(body)
+		if status, raw := post(t, base, r, string(b), "application/json", admin); status >= 500 {
+			t.Fatalf("%s %s with %s=%q: %d %s", r.method, r.path, name, v, status, raw)
+		}
+	})
 }
