@@ -543,3 +543,46 @@ func TestUserIDCaseMigrationGuardsExistingData(t *testing.T) {
 		t.Fatalf("a case twin after 00007: %v", err)
 	}
 }
+
+// TestOneChangePerLineMigrationGuardsExistingData: 00008 refuses to run
+// over a line with two changes in flight, naming their request ids, and
+// once applied a second in-flight change of a line is refused while
+// finished ones never count.
+func TestOneChangePerLineMigrationGuardsExistingData(t *testing.T) {
+	t.Parallel()
+	u := freshDB(t)
+	p := provider(t, openSQL(t, u))
+	ctx := context.Background()
+	if _, err := p.UpTo(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	c := connect(t, u)
+	insert := func(id, status string) error {
+		_, err := c.Exec(ctx, `INSERT INTO product_change.pc_product_change_history (request_id, line_number,
+			customer_id, user_id, current_product_code, target_product_code, process_status)
+			VALUES ($1, '01012345678', 'C1', 'u1', 'A', 'B', $2)`, id, status)
+		return err
+	}
+	for id, st := range map[string]string{"r-done": "COMPLETED", "r-pending": "PENDING", "r-processing": "PROCESSING"} {
+		if err := insert(id, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.UpTo(ctx, 8); err == nil || !strings.Contains(err.Error(), "01012345678: r-pending, r-processing") &&
+		!strings.Contains(err.Error(), "01012345678: r-processing, r-pending") {
+		t.Fatalf("00008 over two in-flight changes: %v", err)
+	}
+	if _, err := c.Exec(ctx, `UPDATE product_change.pc_product_change_history SET process_status = 'FAILED'
+		WHERE request_id = 'r-processing'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 8); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert("r-new", "REQUESTED"); err == nil || !strings.Contains(err.Error(), "pc_history_one_in_flight_per_line") {
+		t.Fatalf("a second in-flight change after 00008: %v", err)
+	}
+	if err := insert("r-old", "COMPLETED"); err != nil {
+		t.Fatalf("a finished change refused: %v", err)
+	}
+}
