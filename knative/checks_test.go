@@ -231,8 +231,9 @@ func (t ties) check() []string {
 		return false
 	}
 
-	// Triggers: exactly one per event function, the exact type, the common
-	// delivery, a subscriber and dead-letter sink that exist.
+	// Triggers: exactly one per function with an event type (event
+	// functions, and scheduled ones that also take an event), the exact
+	// type, the common delivery, a subscriber and dead-letter sink that exist.
 	dl, err := t.In.DeadLetterSink()
 	if err != nil {
 		out = append(out, err.Error())
@@ -254,8 +255,8 @@ func (t ties) check() []string {
 		}
 		triggers[sub] = append(triggers[sub], tr)
 		f, ok := want[sub]
-		if !ok || f.Kind != gen.Event {
-			out = append(out, fmt.Sprintf("%s: Trigger for %q, which is no event function of the route table", d, sub))
+		if !ok || f.Routes[0].EventType == "" {
+			out = append(out, fmt.Sprintf("%s: Trigger for %q, which takes no event in the route table", d, sub))
 			continue
 		}
 		if got := tr.Spec.Filter; got == nil || len(got.Attributes) != 1 || got.Attributes["type"] != f.Routes[0].EventType {
@@ -267,8 +268,8 @@ func (t ties) check() []string {
 		out = append(out, checkDelivery(d, tr.Spec.Delivery, f.Routes[0].DeliveryOf(), dl, exists)...)
 	}
 	for name, f := range want {
-		if f.Kind == gen.Event && len(triggers[name]) != 1 {
-			out = append(out, fmt.Sprintf("event function %q has %d Triggers, want 1", name, len(triggers[name])))
+		if f.Routes[0].EventType != "" && len(triggers[name]) != 1 {
+			out = append(out, fmt.Sprintf("function %q of event type %s has %d Triggers, want 1", name, f.Routes[0].EventType, len(triggers[name])))
 		}
 	}
 

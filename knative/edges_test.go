@@ -18,6 +18,7 @@ import (
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
+	"phonebill/functions/product"
 	"phonebill/knative/gen"
 	"phonebill/shared/fn"
 )
@@ -414,12 +415,13 @@ func idleHour(docs []doc) (map[string]float64, map[string]time.Duration, []strin
 	return frac, life, problems
 }
 
-// Idle means zero function pods except what the outbox needs: every
-// function but the PingSource's relay (and the always-on all-in-one) is at
-// zero in an idle hour, and what stays warm, queue-proxy included, fits the
-// seed's budget. The relay's figure is computed, not assumed: SPEC §10.6's
-// sweep every minute keeps it warm the whole hour (a ping lives longer than
-// the minute between pings), which is the documented limit.
+// Idle means zero function pods: every function but the always-on
+// all-in-one is at zero in an idle hour except for the outbox relay's rare
+// safety ping, and what stays warm, queue-proxy included, fits the seed's
+// budget. The relay is driven by work (a sweep chain while anything is left,
+// functions/product/sweep.go), so its figure is one ping's pod life per
+// ping; the worst-case publish delay (an event whose send failed while the
+// Broker was away, with no change deferred after it) is one ping interval.
 func TestIdleHourWarmFraction(t *testing.T) {
 	t.Parallel()
 	r := loadRepo(t)
@@ -438,11 +440,17 @@ func TestIdleHourWarmFraction(t *testing.T) {
 			if f > 0 && !scheduled && !alwaysOn {
 				t.Errorf("%s: %s is warm %.0f %% of an idle hour without a schedule or an always-on reason", p.Name, ks.Name, 100*f)
 			}
+			if scheduled && f > maxScheduledWarm {
+				t.Errorf("%s: %s is warm %.0f %% of an idle hour, above %.0f %%: schedule it less often and drive it by work", p.Name, ks.Name, 100*f, 100*maxScheduledWarm)
+			}
 			if f > 0 {
 				c, m, _ := warmRequests(ks)
 				cpu.Add(c)
 				mem.Add(m)
 				why := fmt.Sprintf("a ping keeps a pod %v", life[ks.Name])
+				if n, err := pingsPerHour(pingOf(docs, ks.Name)); err == nil && scheduled {
+					why += fmt.Sprintf("; worst-case publish delay %v", time.Hour/time.Duration(n))
+				}
 				if alwaysOn {
 					why = "min-scale 1: " + ks.Spec.Template.Annotations[gen.AnnAlwaysOn]
 				}
@@ -454,6 +462,41 @@ func TestIdleHourWarmFraction(t *testing.T) {
 		}
 		t.Logf("%s: an idle hour keeps %s CPU / %s requested (queue-proxy included)", p.Name, cpu.String(), mem.String())
 	}
+}
+
+// maxScheduledWarm bounds the idle-hour warm fraction of a scheduled
+// function: scale to zero must mean something off-hours.
+const maxScheduledWarm = 0.05
+
+// pingOf is the schedule of the PingSource that drives a function.
+func pingOf(docs []doc, name string) string {
+	for _, ps := range ofKind[*sourcesv1.PingSource](docs) {
+		if ps.Spec.Sink.Ref != nil && ps.Spec.Sink.Ref.Name == name {
+			return ps.Spec.Schedule
+		}
+	}
+	return ""
+}
+
+// A sweep link holds its request for up to PRODUCT_SWEEP_HOLD_SECONDS and
+// then hands on: the longest hold the settings accept, plus one relay run
+// and the hand-on, must fit the relay's revision timeout, or Knative would
+// cut the link and the chain would wait for the next ping.
+func TestSweepHoldFitsTheRelayTimeout(t *testing.T) {
+	t.Parallel()
+	r := loadRepo(t)
+	for _, f := range r.In.Functions {
+		if f.Name != "product-outbox-relay" {
+			continue
+		}
+		timeout := time.Duration(gen.TimeoutSeconds(f)) * time.Second
+		worst := time.Duration(product.MaxSweepHoldSeconds)*time.Second + 5*time.Second
+		if worst > timeout {
+			t.Errorf("a sweep link may run %v, past the relay's timeout %v", worst, timeout)
+		}
+		return
+	}
+	t.Fatal("no product-outbox-relay in the route table")
 }
 
 // deliveryProblems: each Trigger's policy fits its consumer. bill-cache-evict

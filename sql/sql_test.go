@@ -199,7 +199,7 @@ func schemas(t *testing.T, c *pgx.Conn) []string {
 }
 
 // migrationCount is how many migrations sql/migrations holds.
-const migrationCount = 8
+const migrationCount = 9
 
 var allSchemas = []string{"auth", "bill_inquiry", "kos_mock", "product_change"}
 

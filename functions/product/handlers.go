@@ -49,8 +49,21 @@ type Handlers struct {
 func newHandlers(p *Products, lg *slog.Logger) *Handlers {
 	h := &Handlers{p: p, log: lg}
 	h.worker = events.Handler(lg, events.TypeProductChangeRequested, p.ConsumeChangeRequested)
-	h.relay = events.Handler(lg, events.TypePing, func(ctx context.Context, _ event.Event) error {
-		r, err := p.RunRelay(ctx)
+	h.relay = events.Handler(lg, "", func(ctx context.Context, e event.Event) error {
+		var r RelayReport
+		var err error
+		switch e.Type() {
+		case events.TypePing:
+			r, err = p.RunPing(ctx)
+		case events.TypeProductSweepRequested:
+			// A failed link ends its chain; the next ping or deferred
+			// change starts another, so no redelivery is asked for.
+			if r, err = p.Sweep(ctx, e); err != nil && !isPoison(err) {
+				err = events.Deferred(err)
+			}
+		default:
+			err = events.Poison(fmt.Errorf("unexpected type %q", e.Type()))
+		}
 		if r != (RelayReport{}) {
 			lg.InfoContext(ctx, "outbox relay run", "published", r.Published, "failed", r.Failed,
 				"reemitted", r.Reemitted, "unresolved", r.Unresolved, "recovered", r.Recovered)
@@ -280,7 +293,8 @@ func (h *Handlers) History(w http.ResponseWriter, r *http.Request) error {
 // Worker is the change worker's CloudEvents receiver.
 func (h *Handlers) Worker(w http.ResponseWriter, r *http.Request) error { return h.worker(w, r) }
 
-// Relay is the outbox relay's receiver of the PingSource's events.
+// Relay is the outbox relay's receiver of the PingSource's pings and of
+// sweep.requested events (sweep.go).
 func (h *Handlers) Relay(w http.ResponseWriter, r *http.Request) error { return h.relay(w, r) }
 
 // DeadLetter is the dead-letter sink of every Trigger (SPEC §10.6): it keeps

@@ -48,8 +48,13 @@ func routes() []fn.Route {
 		// restart): 3 from 1 s, 7 s in all.
 		{Name: "product-change-worker", EventType: events.TypeProductChangeRequested,
 			Delivery: &fn.Delivery{Retries: 3, Backoff: time.Second}, Handle: fn.Bind((*Handlers).Worker)},
-		// Publishes the outbox and sweeps PENDING changes (SPEC §10.6).
-		{Name: "product-outbox-relay", Schedule: "* * * * *", Handle: fn.Bind((*Handlers).Relay)},
+		// Publishes the outbox and sweeps PENDING changes (SPEC §10.6),
+		// driven by work: a sweep.requested chain while anything is left,
+		// and an hourly safety ping, so an idle hour keeps no pod (sweep.go).
+		// Its handler defers instead of failing, so retries only bridge a
+		// pod that cannot be reached.
+		{Name: "product-outbox-relay", Schedule: "17 * * * *", EventType: events.TypeProductSweepRequested,
+			Delivery: &fn.Delivery{Retries: 3, Backoff: time.Second}, Handle: fn.Bind((*Handlers).Relay)},
 		// The dead-letter sink of every Trigger, the Bill service's included.
 		{Name: "product-deadletter", DeadLetter: true, Handle: fn.Bind((*Handlers).DeadLetter)},
 	}

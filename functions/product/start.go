@@ -3,6 +3,7 @@ package product
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -29,6 +30,11 @@ type Settings struct {
 	// OutboxBatch bounds one relay run, so a backlog drains over several
 	// pings instead of one long transaction.
 	OutboxBatch int `envconfig:"PRODUCT_OUTBOX_BATCH" default:"100"`
+	// SweepHoldSeconds: one link of a sweep runs the relay for this long
+	// before handing on to the next (inside the relay's 30 s timeout);
+	// SweepTickSeconds apart. See sweep.go.
+	SweepHoldSeconds int `envconfig:"PRODUCT_SWEEP_HOLD_SECONDS" default:"20"`
+	SweepTickSeconds int `envconfig:"PRODUCT_SWEEP_TICK_SECONDS" default:"5"`
 }
 
 // Validate implements config.Validator.
@@ -43,8 +49,15 @@ func (s Settings) Validate() error {
 	if s.OutboxBatch < 1 || s.OutboxBatch > 10000 {
 		errs = append(errs, errors.New("config: PRODUCT_OUTBOX_BATCH must be between 1 and 10000"))
 	}
+	if s.SweepTickSeconds < 1 || s.SweepHoldSeconds < s.SweepTickSeconds || s.SweepHoldSeconds > MaxSweepHoldSeconds {
+		errs = append(errs, fmt.Errorf("config: PRODUCT_SWEEP_TICK_SECONDS must be positive and at most PRODUCT_SWEEP_HOLD_SECONDS, itself at most %d", MaxSweepHoldSeconds))
+	}
 	return errors.Join(errs...)
 }
+
+// MaxSweepHoldSeconds keeps a sweep link and its hand-on inside the relay's
+// revision timeout (30 s for event functions).
+const MaxSweepHoldSeconds = 25
 
 // Config is the service's resolved configuration.
 type Config struct {
@@ -59,6 +72,10 @@ type Config struct {
 	PendingLimit time.Duration
 	// OutboxBatch bounds the rows one relay run publishes.
 	OutboxBatch int
+	// SweepHold is how long one sweep link runs (0: no sweep chains, the
+	// all-in-one's ticker runs the relay), SweepTick the pause between runs.
+	SweepHold time.Duration
+	SweepTick time.Duration
 	// IdempotencyTTL is how long an Idempotency-Key is remembered (§10.5).
 	IdempotencyTTL time.Duration
 	// Source is the CloudEvents source of the service's events.
@@ -76,6 +93,8 @@ func DefaultConfig(s Settings, h config.HTTP) Config {
 		ResendAfter:    time.Duration(s.PendingResendSeconds) * time.Second,
 		PendingLimit:   time.Duration(s.PendingLimitHours) * time.Hour,
 		OutboxBatch:    s.OutboxBatch,
+		SweepHold:      time.Duration(s.SweepHoldSeconds) * time.Second,
+		SweepTick:      time.Duration(s.SweepTickSeconds) * time.Second,
 		IdempotencyTTL: 24 * time.Hour,
 		Source:         EventSource,
 		Location:       h.Location(),
@@ -112,7 +131,12 @@ func start(ctx context.Context, env *fn.Env) (any, error) {
 	if err := config.Load(&s); err != nil {
 		return nil, err
 	}
-	return build(ctx, env, s.KOS, DefaultConfig(s.Product, env.Settings.HTTP), env.Now, nil)
+	cfg := DefaultConfig(s.Product, env.Settings.HTTP)
+	if env.ScheduleEvery > 0 {
+		// The in-process ticker runs the relay often; no chain is needed.
+		cfg.SweepHold = 0
+	}
+	return build(ctx, env, s.KOS, cfg, env.Now, nil)
 }
 
 // build wires the service from env with the given KOS settings, config and

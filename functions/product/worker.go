@@ -53,14 +53,20 @@ func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRu
 // KOS's outcome still unknown, PostgreSQL away — leaves the row PENDING,
 // and the relay's sweep re-emits every PENDING row whose last attempt is a
 // minute old: the worker answers 202 (events.Deferred) instead of asking the
-// broker to redeliver, so a KOS outage fills no dead letters.
+// broker to redeliver, so a KOS outage fills no dead letters, and starts a
+// sweep if none runs (sweep.go).
 func (s *Products) ConsumeChangeRequested(ctx context.Context, e event.Event) error {
 	err := s.consumeChangeRequested(ctx, e)
-	var pe *events.PoisonError
-	if err != nil && !errors.As(err, &pe) {
+	if err != nil && !isPoison(err) {
+		s.StartSweep(ctx)
 		return events.Deferred(err)
 	}
 	return err
+}
+
+func isPoison(err error) bool {
+	var pe *events.PoisonError
+	return errors.As(err, &pe)
 }
 
 func (s *Products) consumeChangeRequested(ctx context.Context, e event.Event) error {

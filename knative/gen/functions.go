@@ -29,7 +29,8 @@ const (
 	HTTP Kind = iota
 	// Event functions receive one CloudEvent type from a Trigger.
 	Event
-	// Scheduled functions receive the pings of a PingSource.
+	// Scheduled functions receive the pings of a PingSource, and with an
+	// event type also that type from a Trigger (the outbox relay's sweep).
 	Scheduled
 	// DeadLetter is the dead-letter sink of every Trigger.
 	DeadLetter
@@ -173,13 +174,14 @@ func kindOf(r fn.Route) (Kind, error) {
 		n, k = n+1, Event
 	}
 	if r.Schedule != "" {
-		n, k = n+1, Scheduled
+		// A schedule may come with an event type: both drive one function.
+		n, k = 1, Scheduled
 	}
 	if r.DeadLetter {
 		n, k = n+1, DeadLetter
 	}
 	if n > 1 {
-		return 0, fmt.Errorf("route %q is more than one of event, scheduled and dead-letter", r.Name)
+		return 0, fmt.Errorf("route %q is more than one of event or scheduled, and dead-letter", r.Name)
 	}
 	if k == HTTP && (r.Method == "" || r.Path == "") {
 		return 0, fmt.Errorf("route %q has no method and path and is no event function", r.Name)

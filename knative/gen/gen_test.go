@@ -44,7 +44,7 @@ func TestFunctionsReportsTableProblems(t *testing.T) {
 	t.Parallel()
 	svc := fn.Service{Name: "demo", Prefixes: []string{"/api/v1/demo"}, HealthPath: "/api/v1/demo/health", Routes: []fn.Route{
 		{Name: "demo-get", Method: "GET", Path: "/api/v1/demo/{id}"},
-		{Name: "demo-event", EventType: "x.v1", Schedule: "* * * * *"},
+		{Name: "demo-event", EventType: "x.v1", DeadLetter: true},
 		{Name: "demo-lost", Method: "GET", Path: "/api/v1/demo/lost"},
 		{Name: "demo-twice", Method: "GET", Path: "/api/v1/demo/twice"},
 	}}

@@ -131,6 +131,9 @@ func (in *Input) Render() (map[string][]byte, error) {
 				events = append(events, Trigger(f, dl))
 			case Scheduled:
 				events = append(events, PingSource(f))
+				if f.Routes[0].EventType != "" {
+					events = append(events, Trigger(f, dl))
+				}
 			}
 		}
 		for _, name := range Producers {

@@ -26,6 +26,9 @@ import (
 const (
 	TypeProductChanged         = "phonebill.product.changed.v1"
 	TypeProductChangeRequested = "phonebill.product.change.requested.v1"
+	// TypeProductSweepRequested asks the outbox relay to sweep while work
+	// remains (each sweep hands on to the next with one of these).
+	TypeProductSweepRequested = "phonebill.product.sweep.requested.v1"
 	// TypePing is what a PingSource sends.
 	TypePing = "dev.knative.sources.ping"
 )

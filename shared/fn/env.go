@@ -39,6 +39,10 @@ type Env struct {
 	EventSink string
 	// EventClient carries those POSTs (in-process in the all-in-one).
 	EventClient *http.Client
+	// ScheduleEvery is the period of the in-process ticker that runs the
+	// scheduled routes in the all-in-one; zero in Knative, where a
+	// PingSource drives them on its cron schedule.
+	ScheduleEvery time.Duration
 
 	mu     sync.Mutex
 	pool   *pgxpool.Pool

@@ -71,6 +71,7 @@ func Run(ctx context.Context, services []Service, opts Options) error {
 		broker = NewBroker(env.Log)
 		env.EventSink = BrokerURL
 		env.EventClient = broker.Client()
+		env.ScheduleEvery = broker.Interval
 	}
 	app, err := Build(startCtx, env, services, opts.Only)
 	if err != nil {

@@ -95,6 +95,7 @@ func New(t testing.TB, now func() time.Time) *Harness {
 	b.TimeScale = 0.01 // 0.2 s → 2 ms; a 1 s backoff → 10 ms
 	env.EventSink = fn.BrokerURL
 	env.EventClient = b.Client()
+	env.ScheduleEvery = b.Interval
 	return &Harness{Env: env, Pool: pool, DBURL: url, Cache: c, Prefix: prefix, Tokens: tokens, Broker: b, Log: lg}
 }
 
