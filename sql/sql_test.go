@@ -199,7 +199,7 @@ func schemas(t *testing.T, c *pgx.Conn) []string {
 }
 
 // migrationCount is how many migrations sql/migrations holds.
-const migrationCount = 9
+const migrationCount = 10
 
 var allSchemas = []string{"auth", "bill_inquiry", "kos_mock", "product_change"}
 

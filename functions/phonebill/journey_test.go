@@ -130,8 +130,12 @@ func serveAllInOne(t *testing.T) (*fntest.Harness, string) {
 }
 
 // runJourney replays SPEC §7 (plus history checks) and returns the exchanges.
-func runJourney(t *testing.T) []exchange {
+// beside, when set, starts work that runs alongside and returns its stop.
+func runJourney(t *testing.T, beside ...func(*fntest.Harness) (stop func())) []exchange {
 	h, base := serveAllInOne(t)
+	for _, b := range beside {
+		defer b(h)()
+	}
 	j := &journey{t: t, base: base}
 	now := time.Now().In(seoul())
 	thisMonth := now.Format("2006-01")

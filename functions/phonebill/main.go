@@ -4,24 +4,34 @@
 //
 // `phonebill migrate` creates the database if needed, applies the migrations
 // and the seed, and exits: the cluster's migrations Job runs the same image
-// that way.
+// that way. `phonebill purge` deletes once what is past its retention
+// (RETENTION_*), prints what it removed per table, and exits.
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"phonebill/functions/retention"
 	"phonebill/functions/routes"
+	"phonebill/shared/config"
 	"phonebill/shared/db/migrate"
 	"phonebill/shared/fn"
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "migrate" {
-		if err := migrateOnly(); err != nil {
+	if len(os.Args) > 1 {
+		cmds := map[string]func() error{"migrate": migrateOnly, "purge": func() error { return purgeOnce(os.Stdout) }}
+		run, ok := cmds[os.Args[1]]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "usage: phonebill [migrate|purge]\n")
+			os.Exit(2)
+		}
+		if err := run(); err != nil {
 			fmt.Fprintln(os.Stderr, "fatal:", err)
 			os.Exit(1)
 		}
@@ -63,4 +73,27 @@ func migrateOnly() error {
 	}
 	defer env.Close()
 	return applyMigrations(ctx, env)
+}
+
+// purgeOnce is `phonebill purge`: one retention run, a line per table.
+func purgeOnce(w io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	env, err := fn.NewEnv(nil)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	var s struct{ Retention retention.Settings }
+	if err := config.Load(&s); err != nil {
+		return err
+	}
+	pool, err := env.DB(ctx)
+	if err != nil {
+		return err
+	}
+	rep, err := retention.NewPurger(pool, s.Retention, nil, env.Log, nil).Run(ctx)
+	rep.Print(w, env.Settings.HTTP.Location())
+	fmt.Fprintf(w, "%d rows purged\n", rep.Deleted())
+	return err
 }

@@ -1,9 +1,9 @@
 package product
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"phonebill/shared/httpx"
 )
 
 // metrics are the service's business counters (the request metrics of every
@@ -49,25 +49,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg == nil {
 		return m
 	}
-	m.changes = register(reg, m.changes)
-	m.kosAttempts = register(reg, m.kosAttempts)
-	m.outbox = register(reg, m.outbox)
-	m.worker = register(reg, m.worker)
-	m.relay = register(reg, m.relay)
-	m.deadLetters = register(reg, m.deadLetters)
+	m.changes = httpx.Register(reg, m.changes)
+	m.kosAttempts = httpx.Register(reg, m.kosAttempts)
+	m.outbox = httpx.Register(reg, m.outbox)
+	m.worker = httpx.Register(reg, m.worker)
+	m.relay = httpx.Register(reg, m.relay)
+	m.deadLetters = httpx.Register(reg, m.deadLetters)
 	return m
-}
-
-// register adds c, or reuses the collector already registered under its
-// name (two service values over one registry, as in tests).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }

@@ -8,10 +8,11 @@ import (
 	"phonebill/functions/bill"
 	"phonebill/functions/kosmock"
 	"phonebill/functions/product"
+	"phonebill/functions/retention"
 	"phonebill/shared/fn"
 )
 
 // All returns every service, in mounting order.
 func All() []fn.Service {
-	return []fn.Service{auth.Service(), bill.Service(), product.Service(), kosmock.Service()}
+	return []fn.Service{auth.Service(), bill.Service(), product.Service(), retention.Service(), kosmock.Service()}
 }

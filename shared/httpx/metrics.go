@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -66,4 +67,19 @@ func (m *Metrics) Instrument(route string, h http.Handler) http.Handler {
 // Handler serves the registry at /metrics.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// Register adds c to reg, or returns the collector already registered under
+// its name (two service values over one registry, as in the all-in-one's
+// tests), so a service's counters never fail its start.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+	}
+	return c
 }

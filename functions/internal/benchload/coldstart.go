@@ -226,6 +226,8 @@ func (k *kit) probes() map[string]probe {
 			Make: event(events.TypeProductChangeRequested, `{"requestId":"bench-unknown-request"}`)},
 		"product-outbox-relay": {Method: "POST", Path: "/", Expect: 200, Note: "PingSource event: one relay pass",
 			Make: event(events.TypePing, `{}`)},
+		"retention-purge": {Method: "POST", Path: "/", Expect: 200, Note: "PingSource event: one purge run over every table",
+			Make: event(events.TypePing, `{}`)},
 		"product-deadletter": {Method: "POST", Path: "/", Expect: 200, Note: "a dead-lettered event is stored",
 			Make: event(events.TypeProductChanged, `{"lineNumber":"01087654321"}`)},
 		"kos-mock": {Method: "POST", Path: "/api/v1/kos/bill/inquiry", Expect: 200, Note: "simulation off",
