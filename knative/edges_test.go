@@ -569,3 +569,41 @@ func TestBrokenEvictDeliveryFails(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// The Go runtime knows each function's memory limit: GOMEMLIMIT is set in
+// every container to 80–90 % of the container's limit, in a form the
+// runtime parses (bytes with an optional B/KiB/MiB/GiB suffix).
+func TestGoMemLimitFitsTheContainerLimit(t *testing.T) {
+	t.Parallel()
+	r := loadRepo(t)
+	unit := map[string]int64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+	form := regexp.MustCompile(`^([0-9]+)(B|KiB|MiB|GiB)?$`)
+	seen := 0
+	for _, p := range r.In.Profiles {
+		for _, ks := range ofKind[*servingv1.Service](r.profileDocs(p)) {
+			for _, c := range ks.Spec.Template.Spec.Containers {
+				limit := c.Resources.Limits[corev1.ResourceMemory]
+				var val string
+				for _, e := range c.Env {
+					if e.Name == "GOMEMLIMIT" {
+						val = e.Value
+					}
+				}
+				m := form.FindStringSubmatch(val)
+				if m == nil || limit.IsZero() {
+					t.Errorf("%s/%s: GOMEMLIMIT %q with memory limit %s", p.Name, ks.Name, val, limit.String())
+					continue
+				}
+				n, _ := strconv.ParseInt(m[1], 10, 64)
+				ratio := float64(n*unit[m[2]]) / float64(limit.Value())
+				if ratio < 0.80 || ratio > 0.90 {
+					t.Errorf("%s/%s: GOMEMLIMIT %s is %.0f %% of the limit %s, want 80–90 %%", p.Name, ks.Name, val, 100*ratio, limit.String())
+				}
+				seen++
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no function container checked")
+	}
+}

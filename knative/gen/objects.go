@@ -121,6 +121,21 @@ const (
 	StopMarginSeconds = 1
 )
 
+// memoryLimit is every function container's memory limit.
+var memoryLimit = resource.MustParse("128Mi")
+
+// GoMemLimitPercent of the container's limit is the Go runtime's soft limit:
+// the GC works harder near it instead of the kernel killing the pod, and
+// the rest is headroom for what the runtime does not count (stacks in
+// flight, the binary's text, cgo-free but not free).
+const GoMemLimitPercent = 85
+
+// GoMemLimit is the GOMEMLIMIT value for a container memory limit, in whole
+// MiB rounded down.
+func GoMemLimit(limit resource.Quantity) string {
+	return strconv.FormatInt(limit.Value()*GoMemLimitPercent/100/(1<<20), 10) + "MiB"
+}
+
 // TimeoutSeconds is the function's revision timeout.
 func TimeoutSeconds(f Function) int64 {
 	if f.Kind.ClusterLocal() {
@@ -244,7 +259,8 @@ func KnativeService(f Function, p Profile) *servingv1.Service {
 			{Name: "KOS_BASE_URL", Value: "http://127.0.0.1:8080"},
 		}
 	}
-	env = append(env, corev1.EnvVar{Name: "SHUTDOWN_TIMEOUT_SECONDS", Value: strconv.FormatInt(DrainSeconds(f), 10)})
+	env = append(env, corev1.EnvVar{Name: "SHUTDOWN_TIMEOUT_SECONDS", Value: strconv.FormatInt(DrainSeconds(f), 10)},
+		corev1.EnvVar{Name: "GOMEMLIMIT", Value: GoMemLimit(memoryLimit)})
 	return &servingv1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "serving.knative.dev/v1", Kind: "Service"},
 		ObjectMeta: meta(f.Name, svcLabels),
@@ -264,7 +280,7 @@ func KnativeService(f Function, p Profile) *servingv1.Service {
 						Env:     env,
 						Resources: corev1.ResourceRequirements{
 							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8m"), corev1.ResourceMemory: resource.MustParse("20Mi")},
-							Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(size.LimitCPU), corev1.ResourceMemory: resource.MustParse("128Mi")},
+							Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(size.LimitCPU), corev1.ResourceMemory: memoryLimit},
 						},
 						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health/readiness"}}},
 						// Path only, as `func deploy` writes them (Kubernetes' defaults
