@@ -17,6 +17,7 @@ run:
 test: lint
 	$(GO) test -count=1 -shuffle=on -race -timeout 15m $$($(GO) list -f '{{.Dir}}/...' -m | grep -v '/knative/')
 	$(GO) test -count=1 -timeout 15m ./knative/...
+	cd knative/alerttest && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 -timeout 10m ./...
 
 # Packages holding Go benchmarks (only these are compiled and run by bench).
 BENCH_PKGS = $(shell grep -rl --include='*_test.go' '^func Benchmark' $(MODULES) | xargs -n1 dirname | sort -u | sed 's|^|./|')

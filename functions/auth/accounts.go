@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"sync"
 	"time"
@@ -34,6 +35,8 @@ type Deps struct {
 	Hasher      Hasher
 	Log         *slog.Logger
 	Now         func() time.Time
+	// Registry takes the service's counters (nil: unregistered).
+	Registry prometheus.Registerer
 }
 
 // Accounts is the Auth business logic: credentials and lockout, sessions and
@@ -49,6 +52,9 @@ type Accounts struct {
 	log     *slog.Logger
 	now     func() time.Time
 	cfg     Config
+	// attempts counts login-history events (logins, refreshes, logouts) by
+	// type and status, lockouts included: what the audit rows record.
+	attempts *prometheus.CounterVec
 }
 
 // NewAccounts returns the service logic. The dummy hash for unknown ids is
@@ -63,7 +69,13 @@ func NewAccounts(d Deps, cfg Config) *Accounts {
 	}
 	h := d.Hasher
 	a := &Accounts{pool: d.Pool, tokens: d.Tokens, revoked: d.Revocations, hasher: h, log: d.Log, now: d.Now, cfg: cfg,
-		dummy: sync.OnceValues(func() (string, error) { return dummyHash(h) })}
+		dummy: sync.OnceValues(func() (string, error) { return dummyHash(h) }),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "phonebill_auth_login_events_total",
+			Help: "Login, refresh and logout events by type and status (LOCKED: refused or locked by the lockout)."},
+			[]string{"type", "status"})}
+	if d.Registry != nil {
+		a.attempts = httpx.Register(d.Registry, a.attempts)
+	}
 	go func() { _, _ = a.dummy() }()
 	return a
 }

@@ -198,6 +198,7 @@ const (
 // session commits all the same (the lockout must not hinge on an audit row).
 // A failure is logged with the row.
 func (a *Accounts) audit(ctx context.Context, q querier, h historyRow) {
+	a.attempts.WithLabelValues(h.Type, h.Status).Inc()
 	var err error
 	if tx, ok := q.(pgx.Tx); ok {
 		err = inSavepoint(ctx, tx, func(sp pgx.Tx) error { return writeHistory(ctx, sp, h) })

@@ -23,6 +23,9 @@ type metrics struct {
 	relay *prometheus.CounterVec
 	// deadLetters counts events stored by the dead-letter sink.
 	deadLetters prometheus.Counter
+	// outboxAge and pendingAge are the ages of the oldest unpublished outbox
+	// row and of the oldest PENDING change, as each relay run saw them.
+	outboxAge, pendingAge prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -45,6 +48,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "phonebill_product_dead_letters_total", Help: "Events stored by the dead-letter sink.",
 		}),
+		outboxAge: prometheus.NewGauge(prometheus.GaugeOpts{Name: "phonebill_product_outbox_oldest_unpublished_seconds",
+			Help: "Age of the oldest unpublished outbox row at the last relay run (0: none)."}),
+		pendingAge: prometheus.NewGauge(prometheus.GaugeOpts{Name: "phonebill_product_change_oldest_pending_seconds",
+			Help: "Age of the oldest PENDING change at the last relay run (0: none)."}),
 	}
 	if reg == nil {
 		return m
@@ -54,6 +61,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.outbox = httpx.Register(reg, m.outbox)
 	m.worker = httpx.Register(reg, m.worker)
 	m.relay = httpx.Register(reg, m.relay)
+	m.outboxAge = httpx.Register(reg, m.outboxAge)
+	m.pendingAge = httpx.Register(reg, m.pendingAge)
 	m.deadLetters = httpx.Register(reg, m.deadLetters)
 	return m
 }

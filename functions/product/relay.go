@@ -44,7 +44,28 @@ func (s *Products) RunRelay(ctx context.Context) (RelayReport, error) {
 		return r, err
 	}
 	r.Published, r.Failed, err = s.publishPending(ctx, s.cfg.OutboxBatch)
+	if err == nil {
+		err = s.observeBacklog(ctx)
+	}
 	return r, err
+}
+
+// observeBacklog sets the gauges the alerts read: how old the oldest
+// unpublished outbox row and the oldest PENDING change are.
+func (s *Products) observeBacklog(ctx context.Context) error {
+	var outbox, pending float64
+	err := s.store.pool.QueryRow(ctx, `SELECT
+		coalesce((SELECT extract(epoch FROM clock_timestamp() - min(created_at))
+		          FROM product_change.outbox WHERE published_at IS NULL), 0)::float8,
+		coalesce((SELECT extract(epoch FROM clock_timestamp() - min(requested_at))
+		          FROM product_change.pc_product_change_history WHERE process_status = 'PENDING'), 0)::float8`).
+		Scan(&outbox, &pending)
+	if err != nil {
+		return db.Wrap("read the relay backlog", err)
+	}
+	s.metrics.outboxAge.Set(outbox)
+	s.metrics.pendingAge.Set(pending)
+	return nil
 }
 
 // expirePending moves changes PENDING longer than the limit to FAILED

@@ -171,6 +171,9 @@ func (in *Input) Render() (map[string][]byte, error) {
 	if files[BackupScriptsFile], err = Docs(BackupScriptsDir+"/*.sh", scripts); err != nil {
 		return nil, err
 	}
+	if files[AlertsFile], err = Docs("knative/gen/alerts.go", AlertRules()); err != nil {
+		return nil, err
+	}
 	return files, nil
 }
 
