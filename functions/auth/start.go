@@ -64,6 +64,6 @@ func build(ctx context.Context, env *fn.Env, cfg Config, h Hasher) (*Handlers, e
 		return nil, err
 	}
 	acc := NewAccounts(Deps{Pool: pool, Tokens: g.Tokens(), Revocations: g.Revocations(), Hasher: h,
-		Log: env.Log, Now: env.Now, Registry: env.Metrics.Registry}, cfg)
+		Log: env.Logger(fn.LoggerApp), Now: env.Now, Registry: env.Metrics.Registry}, cfg)
 	return &Handlers{acc: acc}, nil
 }

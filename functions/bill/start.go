@@ -54,11 +54,11 @@ func start(ctx context.Context, env *fn.Env) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	kc, err := kos.New(kos.Options{Config: s.KOS, ServiceName: ServiceName, Function: fn.FunctionName(ctx), Registry: env.Metrics.Registry, Log: env.Log})
+	kc, err := kos.New(kos.Options{Config: s.KOS, ServiceName: ServiceName, Function: fn.FunctionName(ctx), Registry: env.Metrics.Registry, Log: env.Logger(fn.LoggerKOS)})
 	if err != nil {
 		return nil, err
 	}
-	return newService(Deps{Pool: pool, Cache: env.Cache(), KOS: kc, Log: env.Log, Now: env.Now,
+	return newService(Deps{Pool: pool, Cache: env.Cache(), KOS: kc, Log: env.Logger(fn.LoggerApp), Now: env.Now,
 		Registry: env.Metrics.Registry}, DefaultConfig(s.Bill, env.Settings.HTTP)), nil
 }
 

@@ -28,10 +28,10 @@ func newServer(ctx context.Context, env *fn.Env, cfg Settings) (*Server, error) 
 		return nil, fmt.Errorf("kos-mock: %w", err)
 	}
 	return &Server{
-		mock:     NewMock(pool, env.Now, cfg.Seed, env.Log),
+		mock:     NewMock(pool, env.Now, cfg.Seed, env.Logger(fn.LoggerApp)),
 		sim:      NewSimulator(cfg, nil, env.Metrics.Registry),
 		scenario: cfg.ScenarioHeader,
 		now:      env.Now,
-		log:      env.Log,
+		log:      env.Logger(fn.LoggerApp),
 	}, nil
 }

@@ -146,7 +146,7 @@ func build(ctx context.Context, env *fn.Env, kc config.KOS, cfg Config, now func
 	if err != nil {
 		return nil, err
 	}
-	opts := kos.Options{Config: kc, ServiceName: ServiceName, Function: fn.FunctionName(ctx), Registry: env.Metrics.Registry, Log: env.Log}
+	opts := kos.Options{Config: kc, ServiceName: ServiceName, Function: fn.FunctionName(ctx), Registry: env.Metrics.Registry, Log: env.Logger(fn.LoggerKOS)}
 	// One client per function: fn.Build starts each function apart, so the
 	// worker's breaker is never the one product-change just opened.
 	client, err := kos.New(opts)
@@ -158,9 +158,9 @@ func build(ctx context.Context, env *fn.Env, kc config.KOS, cfg Config, now func
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
 	d := Deps{Pool: pool, Cache: env.Cache(), KOS: client, Events: events.NewSender(env.EventSink, hc),
-		Log: env.Log, Registry: env.Metrics.Registry}
+		Log: env.Logger(fn.LoggerApp), Registry: env.Metrics.Registry}
 	if adjust != nil {
 		adjust(&d)
 	}
-	return newHandlers(newService(d, cfg, now), env.Log), nil
+	return newHandlers(newService(d, cfg, now), d.Log), nil
 }

@@ -37,7 +37,7 @@ func start(ctx context.Context, env *fn.Env) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := NewPurger(pool, s.Retention, env.Now, env.Log, env.Metrics.Registry)
+	p := NewPurger(pool, s.Retention, env.Now, env.Logger(fn.LoggerApp), env.Metrics.Registry)
 	return &Handlers{purge: events.Handler(env.Log, events.TypePing, func(ctx context.Context, _ event.Event) error {
 		_, err := p.Run(ctx)
 		return err

@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"reflect"
@@ -72,7 +73,12 @@ type HTTP struct {
 	// 15 s route timeout.
 	BodyReadTimeoutMS int    `envconfig:"BODY_READ_TIMEOUT_MS" default:"5000"`
 	LogLevel          string `envconfig:"LOG_LEVEL" default:"info"`
-	TZ                string `envconfig:"TZ" default:"Asia/Seoul"`
+	// LogLevelApp, LogLevelDB and LogLevelKOS set the application's,
+	// the database's and the KOS client's loggers apart (empty: LOG_LEVEL).
+	LogLevelApp string `envconfig:"LOG_LEVEL_APP"`
+	LogLevelDB  string `envconfig:"LOG_LEVEL_DB"`
+	LogLevelKOS string `envconfig:"LOG_LEVEL_KOS"`
+	TZ          string `envconfig:"TZ" default:"Asia/Seoul"`
 	// ShutdownTimeout bounds the graceful drain on SIGTERM (Knative's grace period is the
 	// Service's timeoutSeconds, so the drain must end within it).
 	ShutdownTimeoutSeconds int `envconfig:"SHUTDOWN_TIMEOUT_SECONDS" default:"25"`
@@ -123,6 +129,13 @@ func (h HTTP) Validate() error {
 	if _, err := time.LoadLocation(h.TZ); err != nil {
 		errs = append(errs, fmt.Errorf("config: TZ %q is not a known time zone", h.TZ))
 	}
+	for _, l := range []struct{ name, v string }{{"LOG_LEVEL", h.LogLevel}, {"LOG_LEVEL_APP", h.LogLevelApp},
+		{"LOG_LEVEL_DB", h.LogLevelDB}, {"LOG_LEVEL_KOS", h.LogLevelKOS}} {
+		var lv slog.Level
+		if l.v != "" && lv.UnmarshalText([]byte(l.v)) != nil {
+			errs = append(errs, fmt.Errorf("config: %s %q is not debug, info, warn or error", l.name, l.v))
+		}
+	}
 	for _, a := range []struct{ name, v string }{{"LISTEN_ADDRESS", h.ListenAddress}, {"EXTRA_LISTEN_ADDRESS", h.ExtraListenAddress}} {
 		if a.v == "" {
 			continue
@@ -132,6 +145,18 @@ func (h HTTP) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Level is the level of the named logger ("app", "db", "kos"): its own
+// LOG_LEVEL_* when set, LOG_LEVEL otherwise (info when neither parses).
+func (h HTTP) Level(logger string) slog.Level {
+	v := map[string]string{"app": h.LogLevelApp, "db": h.LogLevelDB, "kos": h.LogLevelKOS}[logger]
+	if v == "" {
+		v = h.LogLevel
+	}
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(v))
+	return lv
 }
 
 // DB holds the PostgreSQL settings.

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"log/slog"
 	"os"
 	"reflect"
 	"strings"
@@ -104,5 +105,20 @@ func TestDBConnStringFromParts(t *testing.T) {
 	}
 	if j := (config.JWT{Secret: "topsecret-topsecret-topsecret-xx"}); strings.Contains(j.String(), "topsecret") {
 		t.Errorf("JWT String leaks the secret")
+	}
+}
+
+// Each named logger takes its own LOG_LEVEL_* and falls back to LOG_LEVEL;
+// a level that is no level is refused at start, naming its variable.
+func TestLoggerLevels(t *testing.T) {
+	h := config.HTTP{LogLevel: "info", LogLevelKOS: "debug", LogLevelDB: "WARN"}
+	for name, want := range map[string]slog.Level{"": slog.LevelInfo, "app": slog.LevelInfo, "kos": slog.LevelDebug, "db": slog.LevelWarn} {
+		if got := h.Level(name); got != want {
+			t.Errorf("Level(%q) = %v, want %v", name, got, want)
+		}
+	}
+	h.LogLevelApp = "loud"
+	if err := h.Validate(); err == nil || !strings.Contains(err.Error(), "LOG_LEVEL_APP") {
+		t.Errorf("Validate() = %v, want LOG_LEVEL_APP refused", err)
 	}
 }

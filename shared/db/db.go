@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,7 +25,7 @@ import (
 // Open returns a pool for cfg without connecting: the first query dials, so a
 // scale-from-zero start does not wait for PostgreSQL. Queries use the exec
 // mode PgBouncer's transaction pooling needs (no named prepared statements).
-func Open(ctx context.Context, cfg config.DB) (*pgxpool.Pool, error) {
+func Open(ctx context.Context, cfg config.DB, opts ...Option) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(cfg.ConnString())
 	if err != nil {
 		return nil, fmt.Errorf("db: parse DATABASE_URL: %w", err)
@@ -39,11 +41,62 @@ func Open(ctx context.Context, cfg config.DB) (*pgxpool.Pool, error) {
 	if _, ok := pc.ConnConfig.RuntimeParams["default_query_exec_mode"]; !ok {
 		pc.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
 	}
+	for _, o := range opts {
+		o(pc)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("db: open pool: %w", err)
 	}
 	return pool, nil
+}
+
+// Option adjusts a pool's configuration before it opens.
+type Option func(*pgxpool.Config)
+
+// WithQueryLog logs every statement at DEBUG on lg when lg is enabled for
+// DEBUG (LOG_LEVEL_DB=debug): the statement's start, the rows it touched,
+// its duration and error — never its arguments. Otherwise nothing is
+// installed, so the default costs nothing.
+func WithQueryLog(lg *slog.Logger) Option {
+	return func(pc *pgxpool.Config) {
+		if lg != nil && lg.Enabled(context.Background(), slog.LevelDebug) {
+			pc.ConnConfig.Tracer = queryLog{lg}
+		}
+	}
+}
+
+type queryLog struct{ log *slog.Logger }
+
+type queryStartKey struct{}
+
+type queryStart struct {
+	sql string
+	at  time.Time
+}
+
+func (q queryLog) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	return context.WithValue(ctx, queryStartKey{}, queryStart{sql: statementHead(d.SQL), at: time.Now()})
+}
+
+func (q queryLog) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
+	st, _ := ctx.Value(queryStartKey{}).(queryStart)
+	attrs := []any{"sql", st.sql, "rows", d.CommandTag.RowsAffected(),
+		"duration_ms", float64(time.Since(st.at).Microseconds()) / 1000}
+	if d.Err != nil {
+		attrs = append(attrs, "err", d.Err.Error())
+	}
+	q.log.DebugContext(ctx, "sql", attrs...)
+}
+
+// statementHead is the first 100 characters of a statement, whitespace
+// collapsed: enough to tell statements apart, never a parameter value.
+func statementHead(sql string) string {
+	r := []rune(strings.Join(strings.Fields(sql), " "))
+	if len(r) > 100 {
+		return string(r[:100]) + "…"
+	}
+	return string(r)
 }
 
 // InTx runs fn in a transaction, committing when it returns nil and rolling

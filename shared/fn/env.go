@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +43,10 @@ type Env struct {
 	// PingSource drives them on its cron schedule.
 	ScheduleEvery time.Duration
 
+	// base is the JSON handler every named logger writes through (nil when
+	// the caller gave its own logger: tests).
+	base slog.Handler
+
 	mu     sync.Mutex
 	pool   *pgxpool.Pool
 	cache  *cache.Cache
@@ -57,23 +60,57 @@ func NewEnv(lg *slog.Logger) (*Env, error) {
 	if err := config.Load(&s); err != nil {
 		return nil, err
 	}
+	var base slog.Handler
 	if lg == nil {
-		lg = NewLogger(s.HTTP.LogLevel)
+		base = baseHandler()
+		lg = slog.New(levelHandler{min: s.HTTP.Level(""), h: base})
 	}
-	return &Env{Settings: s, Log: lg, Metrics: httpx.NewMetrics(), Now: time.Now,
+	return &Env{Settings: s, Log: lg, Metrics: httpx.NewMetrics(), Now: time.Now, base: base,
 		EventSink: os.Getenv("K_SINK"), EventClient: &http.Client{Timeout: 10 * time.Second}}, nil
 }
 
-// NewLogger returns the JSON logger of every function, tagged with the
-// Knative service and revision.
-func NewLogger(level string) *slog.Logger {
-	var lv slog.Level
-	_ = lv.UnmarshalText([]byte(strings.ToUpper(level)))
-	lg := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: lv}))
-	if s := os.Getenv("K_SERVICE"); s != "" {
-		lg = lg.With("k_service", s, "k_revision", os.Getenv("K_REVISION"))
+// Named loggers of the dev architecture's §8.2: the root logger (Env.Log:
+// the runtime and request lines) at LOG_LEVEL, and these at their own
+// LOG_LEVEL_* (LOG_LEVEL when unset).
+const (
+	LoggerApp = "app" // the services' business lines
+	LoggerDB  = "db"  // the database client
+	LoggerKOS = "kos" // the KOS client (DEBUG: one line per call attempt)
+)
+
+// Logger returns the named logger, tagged logger=<name>.
+func (e *Env) Logger(name string) *slog.Logger {
+	if e.base == nil {
+		return e.Log.With("logger", name)
 	}
-	return lg
+	return slog.New(levelHandler{min: e.Settings.HTTP.Level(name), h: e.base.WithAttrs([]slog.Attr{slog.String("logger", name)})})
+}
+
+// baseHandler is the JSON handler of every logger, tagged with the Knative
+// service and revision; the levels are the levelHandlers' to decide.
+func baseHandler() slog.Handler {
+	var h slog.Handler = slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelDebug})
+	if s := os.Getenv("K_SERVICE"); s != "" {
+		h = h.WithAttrs([]slog.Attr{slog.String("k_service", s), slog.String("k_revision", os.Getenv("K_REVISION"))})
+	}
+	return h
+}
+
+// levelHandler passes records at or above min to h.
+type levelHandler struct {
+	min slog.Level
+	h   slog.Handler
+}
+
+func (l levelHandler) Enabled(ctx context.Context, lv slog.Level) bool {
+	return lv >= l.min && l.h.Enabled(ctx, lv)
+}
+func (l levelHandler) Handle(ctx context.Context, r slog.Record) error { return l.h.Handle(ctx, r) }
+func (l levelHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelHandler{min: l.min, h: l.h.WithAttrs(a)}
+}
+func (l levelHandler) WithGroup(name string) slog.Handler {
+	return levelHandler{min: l.min, h: l.h.WithGroup(name)}
 }
 
 // DB returns the shared pool (created on first call, connected on first
@@ -84,7 +121,7 @@ func (e *Env) DB(ctx context.Context) (*pgxpool.Pool, error) {
 	if e.pool != nil {
 		return e.pool, nil
 	}
-	p, err := db.Open(ctx, e.Settings.DB)
+	p, err := db.Open(ctx, e.Settings.DB, db.WithQueryLog(e.Logger(LoggerDB)))
 	if err != nil {
 		return nil, err
 	}

@@ -341,3 +341,32 @@ func TestAllInOneStartsEachFunctionApart(t *testing.T) {
 		t.Fatal("a function name outside Start")
 	}
 }
+
+// The named loggers take their own levels: with LOG_LEVEL=info and
+// LOG_LEVEL_KOS=debug, the KOS client's logger writes DEBUG lines and the
+// root, application and database loggers do not; LOG_LEVEL_APP=warn also
+// silences the application's INFO.
+func TestNamedLoggerLevels(t *testing.T) {
+	for k, v := range map[string]string{"LOG_LEVEL": "info", "LOG_LEVEL_KOS": "debug", "LOG_LEVEL_APP": "warn", "LOG_LEVEL_DB": ""} {
+		t.Setenv(k, v)
+	}
+	env, err := fn.NewEnv(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		lg    *slog.Logger
+		level slog.Level
+		want  bool
+	}{
+		{env.Log, slog.LevelInfo, true}, {env.Log, slog.LevelDebug, false},
+		{env.Logger(fn.LoggerKOS), slog.LevelDebug, true},
+		{env.Logger(fn.LoggerDB), slog.LevelDebug, false}, {env.Logger(fn.LoggerDB), slog.LevelInfo, true},
+		{env.Logger(fn.LoggerApp), slog.LevelInfo, false}, {env.Logger(fn.LoggerApp), slog.LevelWarn, true},
+	} {
+		if got := c.lg.Enabled(ctx, c.level); got != c.want {
+			t.Errorf("%v enabled = %v, want %v", c.level, got, c.want)
+		}
+	}
+}

@@ -268,6 +268,16 @@ func (c *Client) once(ctx context.Context, call Call, n int) (*Response, error) 
 		outcome = "business_failure"
 	}
 	c.metrics.observe(call.Op, outcome, end.Sub(start))
+	if c.log.Enabled(ctx, slog.LevelDebug) {
+		// The path (no body, no headers): at most a line number of
+		// personal data, in a query.
+		status := 0
+		if resp != nil {
+			status = resp.Status
+		}
+		c.log.DebugContext(ctx, "kos call", "op", call.Op, "method", call.Method, "path", call.Path, "status", status,
+			"outcome", outcome, "duration_ms", float64(end.Sub(start).Microseconds())/1000, "attempt", n+1)
+	}
 	if call.OnAttempt != nil {
 		call.OnAttempt(Attempt{N: n, Start: start, End: end, Response: resp, Err: err})
 	}

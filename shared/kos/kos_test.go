@@ -71,11 +71,17 @@ const (
 	serverErrStr = `{"success":false,"resultCode":"9999","resultMessage":"boom"}`
 )
 
-func newClient(t *testing.T, f *fakeKOS, mod func(*config.KOS)) (*Client, *prometheus.Registry) {
+// newServer serves f until the test ends and returns its URL.
+func newServer(t *testing.T, f *fakeKOS) string {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	cfg := config.KOS{BaseURL: srv.URL, TimeoutMS: 2000, BreakerFailures: 5, BreakerOpenSeconds: 1}
+	return srv.URL
+}
+
+func newClient(t *testing.T, f *fakeKOS, mod func(*config.KOS)) (*Client, *prometheus.Registry) {
+	t.Helper()
+	cfg := config.KOS{BaseURL: newServer(t, f), TimeoutMS: 2000, BreakerFailures: 5, BreakerOpenSeconds: 1}
 	if mod != nil {
 		mod(&cfg)
 	}
