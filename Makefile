@@ -53,9 +53,10 @@ coldstart:
 bench-faults:
 	$(GO) run ./functions/internal/faultbench -doc docs/benchmarks.md $(FAULTS_ARGS)
 
-## lint: go vet and gofmt
+## lint: go vet, gofmt, and each module tidy and building alone (GOWORK=off; scripts/check-modules.sh)
 lint:
 	$(GO) vet $(PKGS)
+	GO=$(GO) ./scripts/check-modules.sh
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # Cluster profile of build/deploy: dev or prod (knative/<profile>, config/<profile>.env).
