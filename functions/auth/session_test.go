@@ -13,13 +13,13 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"phonebill/functions/internal/faults"
 	"phonebill/shared/auth"
 	"phonebill/shared/cache"
 	"phonebill/shared/config"
 	"phonebill/shared/db"
 	"phonebill/shared/fn/fntest"
 	"phonebill/shared/httpx"
+	"phonebill/shared/testenv/faults"
 )
 
 // mirrorKey is the revocation mirror of SPEC §10.3 under the harness prefix.
