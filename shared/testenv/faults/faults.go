@@ -117,9 +117,10 @@ func PGBinDir() string {
 	return "/usr/lib/postgresql/15/bin"
 }
 
-// ErrNoPostgres means initdb/pg_ctl are not installed (tests skip, or fail
-// under CI=true).
-var ErrNoPostgres = errors.New("faults: PostgreSQL server binaries not found (set PG_BIN_DIR)")
+// ErrNoPostgres means no private PostgreSQL can be had here: initdb/pg_ctl
+// are not installed, or this runs as root without a postgres user (tests
+// skip, or fail under CI=true).
+var ErrNoPostgres = errors.New("faults: no private PostgreSQL")
 
 // StartPostgres initialises and starts a cluster (user postgres, trust auth,
 // fsync off: it is thrown away).
@@ -127,7 +128,7 @@ func StartPostgres() (*Postgres, error) {
 	bin := PGBinDir()
 	for _, b := range []string{"initdb", "pg_ctl"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
-			return nil, ErrNoPostgres
+			return nil, fmt.Errorf("%w: %s not found (set PG_BIN_DIR)", ErrNoPostgres, filepath.Join(bin, b))
 		}
 	}
 	dir, err := os.MkdirTemp("", "pgfaults-")
@@ -139,7 +140,7 @@ func StartPostgres() (*Postgres, error) {
 		u, err := user.Lookup("postgres")
 		if err != nil {
 			_ = os.RemoveAll(dir)
-			return nil, fmt.Errorf("faults: running as root and there is no postgres user: %w", err)
+			return nil, fmt.Errorf("%w: running as root and there is no postgres user (%v)", ErrNoPostgres, err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
@@ -162,6 +163,22 @@ func StartPostgres() (*Postgres, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// PostgresFor is StartPostgres for a test: without the server binaries the
+// test is skipped (failed under CI=true); the cluster is stopped and removed
+// when the test ends.
+func PostgresFor(t testing.TB) *Postgres {
+	t.Helper()
+	p, err := StartPostgres()
+	if errors.Is(err, ErrNoPostgres) {
+		testenv.Missing(t, "%v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
 }
 
 func (p *Postgres) data() string { return filepath.Join(p.dir, "data") }
