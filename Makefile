@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := bin
-MODULES := shared sql functions knative
+MODULES := shared sql functions knative bench
 # Packages of every workspace module (go.work).
 PKGS = $(shell $(GO) list -f '{{.Dir}}/...' -m)
 
@@ -23,7 +23,7 @@ test: lint
 BENCH_PKGS = $(shell grep -rl --include='*_test.go' '^func Benchmark' $(MODULES) | xargs -n1 dirname | sort -u | sed 's|^|./|')
 # Per-benchmark time of the Go benchmarks; the whole of bench stays under 10 minutes on 2 cores.
 BENCHTIME ?= 1s
-BENCHLOAD = $(GO) run ./functions/internal/benchload
+BENCHLOAD = $(GO) run ./bench/benchload
 
 .PHONY: bench-load coldstart
 
@@ -52,11 +52,12 @@ coldstart:
 ## (KOS 80/15/5 mix for 60 s, Redis stopped, PostgreSQL restarted, SIGKILL and duplicate events; about 3
 ## minutes); writes the report between the faults markers of docs/benchmarks.md and the latency PNGs to docs/
 bench-faults:
-	$(GO) run ./functions/internal/faultbench -doc docs/benchmarks.md $(FAULTS_ARGS)
+	$(GO) run ./bench/faultbench -doc docs/benchmarks.md $(FAULTS_ARGS)
 
-## lint: go vet and gofmt
+## lint: go vet, gofmt, and each module tidy and building alone (GOWORK=off; scripts/check-modules.sh)
 lint:
 	$(GO) vet $(PKGS)
+	GO=$(GO) ./scripts/check-modules.sh
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # Cluster profile of build/deploy: dev or prod (knative/<profile>, config/<profile>.env).

@@ -3,10 +3,8 @@ package knative
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,82 +17,20 @@ import (
 	"phonebill/shared/db"
 	"phonebill/shared/db/migrate"
 	"phonebill/shared/testenv"
+	"phonebill/shared/testenv/faults"
 )
 
-// pgBinDir holds initdb and pg_ctl (PG_BIN_DIR overrides); pg_dump and
-// pg_restore come from PATH, as in the backup image.
-func pgBinDir() string {
-	if d := os.Getenv("PG_BIN_DIR"); d != "" {
-		return d
-	}
-	return "/usr/lib/postgresql/15/bin"
-}
-
-// scratchPostgres starts a throw-away PostgreSQL (initdb into a temporary
-// folder, a free loopback port) and returns its port. As root it runs the
-// server as the "postgres" OS user, since PostgreSQL refuses root.
+// scratchPostgres starts a throw-away PostgreSQL (faults.PostgresFor: initdb
+// into a temporary folder, a free loopback port) and returns its port;
+// pg_dump and pg_restore come from PATH, as in the backup image.
 func scratchPostgres(t *testing.T) int {
 	t.Helper()
-	bin := pgBinDir()
-	for _, b := range []string{filepath.Join(bin, "initdb"), filepath.Join(bin, "pg_ctl")} {
-		if _, err := os.Stat(b); err != nil {
-			testenv.Missing(t, "backup/restore test: %s not found (set PG_BIN_DIR to PostgreSQL's bin folder)", b)
-		}
-	}
 	for _, b := range []string{"pg_dump", "pg_restore", "sh"} {
 		if _, err := exec.LookPath(b); err != nil {
 			testenv.Missing(t, "backup/restore test: %s not on PATH", b)
 		}
 	}
-	dir, err := os.MkdirTemp("", "pgscratch-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	var prefix []string
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			testenv.Missing(t, "backup/restore test: running as root and there is no postgres user to run the server")
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := exec.LookPath("runuser"); err != nil {
-			testenv.Missing(t, "backup/restore test: running as root without runuser to start the server as postgres")
-		}
-		prefix = []string{"runuser", "-u", "postgres", "--"}
-	}
-	run := func(name string, args ...string) {
-		t.Helper()
-		argv := append(append(append([]string{}, prefix...), filepath.Join(bin, name)), args...)
-		out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", name, err, out)
-		}
-	}
-	data := filepath.Join(dir, "data")
-	run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")
-	port := freePort(t)
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off", port, dir)
-	run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start")
-	t.Cleanup(func() {
-		argv := append(append(append([]string{}, prefix...), filepath.Join(bin, "pg_ctl")), "-D", data, "-m", "immediate", "stop")
-		_ = exec.Command(argv[0], argv[1:]...).Run()
-	})
-	return port
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return faults.PostgresFor(t).Port
 }
 
 // fingerprint is every user table's row count and a digest of its rows.

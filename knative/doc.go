@@ -3,5 +3,6 @@
 // structs and passes Knative's own defaulting and validation; the generated
 // ones match the route table (package gen, `make manifests`); and the
 // budgets of DESIGN §4 (resources, PostgreSQL connections) are computed from
-// what would be applied.
+// what would be applied. It also checks the modules that ship (functions,
+// shared) leave out the bench module's tooling.
 package knative

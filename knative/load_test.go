@@ -28,6 +28,7 @@ import (
 
 	"phonebill/functions/routes"
 	"phonebill/knative/gen"
+	"phonebill/shared/testenv"
 )
 
 // object is what every typed API struct is.
@@ -155,7 +156,7 @@ func loadRepo(t *testing.T) *repo {
 }
 
 func readRepo() (*repo, error) {
-	root, err := gen.RepoRoot(".")
+	root, err := testenv.RepoRoot(".")
 	if err != nil {
 		return nil, err
 	}

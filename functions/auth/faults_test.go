@@ -9,11 +9,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"phonebill/functions/internal/faults"
 	"phonebill/shared/cache"
 	"phonebill/shared/config"
 	"phonebill/shared/db"
 	"phonebill/shared/httpx"
+	"phonebill/shared/testenv/faults"
 )
 
 // proxiedCache is a Redis client with its own key prefix that reaches the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 	"phonebill/shared/fn"
 	"phonebill/shared/fn/fntest"
 	"phonebill/shared/httpx"
+	"phonebill/shared/testenv"
 )
 
 // testCost keeps new hashes cheap; the seed's cost-10 hashes still verify.
@@ -280,12 +280,10 @@ func (e *testEnv) claimsOf(token, typ string) *auth.Claims {
 // freePort returns a loopback port nothing listens on.
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testenv.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
 	return port
 }
 

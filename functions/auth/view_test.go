@@ -11,8 +11,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"phonebill/functions/internal/faults"
 	"phonebill/shared/auth"
+	"phonebill/shared/testenv/faults"
 )
 
 // refusedWithin polls base with tok until a guarded read answers 401 and

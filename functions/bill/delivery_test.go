@@ -7,12 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"phonebill/functions/internal/faults"
 	"phonebill/shared/cache"
 	"phonebill/shared/config"
 	"phonebill/shared/events"
 	"phonebill/shared/fn"
 	"phonebill/shared/fn/fntest"
+	"phonebill/shared/testenv/faults"
 )
 
 // Redis away for a minute while a product change is published: the

@@ -11,11 +11,11 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
-	"phonebill/functions/internal/faults"
 	"phonebill/shared/cache"
 	"phonebill/shared/config"
 	"phonebill/shared/events"
 	"phonebill/shared/fn"
+	"phonebill/shared/testenv/faults"
 )
 
 // productChangedEvent is a binary-mode CloudEvent as the Product service

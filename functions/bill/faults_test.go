@@ -16,13 +16,13 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
-	"phonebill/functions/internal/faults"
 	"phonebill/shared/cache"
 	"phonebill/shared/config"
 	"phonebill/shared/db"
 	"phonebill/shared/events"
 	"phonebill/shared/fn/fntest"
 	"phonebill/shared/httpx"
+	"phonebill/shared/testenv/faults"
 )
 
 // inquiryResult is one timed inquiry of testuser01's current month.
@@ -40,7 +40,7 @@ func (te *testEnv) timedInquiry(t *testing.T, tok string) (answer, InquiryData, 
 	return a, d, took
 }
 
-// Redis refused, black-holed, or 2 s slow (a toxiproxy in front of the
+// Redis refused, black-holed, or 2 s slow (a TCP proxy in front of the
 // shared Redis; only this service's connections are affected): the bill
 // inquiry still answers 200 with the bill from KOS, within the Redis
 // budget of SPEC §6.5 (≈200 ms per command, one retry; an inquiry makes at

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"phonebill/functions/internal/faults"
 	"phonebill/shared/cache"
 	"phonebill/shared/config"
 	"phonebill/shared/db"
+	"phonebill/shared/testenv/faults"
 )
 
 var requestIDPattern = regexp.MustCompile(`^REQ_\d{8}_[0-9A-F]{16}$`)

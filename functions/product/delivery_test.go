@@ -8,9 +8,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"phonebill/functions/internal/faults"
 	"phonebill/shared/config"
 	"phonebill/shared/events"
+	"phonebill/shared/testenv/faults"
 )
 
 // A two-minute KOS outage: the change goes PENDING, the worker meets the

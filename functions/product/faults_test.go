@@ -16,11 +16,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"phonebill/functions/internal/faults"
 	"phonebill/shared/config"
 	"phonebill/shared/db"
 	"phonebill/shared/events"
 	"phonebill/shared/httpx"
+	"phonebill/shared/testenv/faults"
 )
 
 // behindProxy points the Product service's pool at a proxy in front of the

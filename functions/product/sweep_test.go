@@ -11,10 +11,10 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"phonebill/functions/internal/faults"
 	"phonebill/shared/config"
 	"phonebill/shared/events"
 	"phonebill/shared/fn"
+	"phonebill/shared/testenv/faults"
 )
 
 // sweepConfig shrinks a sweep link to fit a test.

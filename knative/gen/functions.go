@@ -11,7 +11,6 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -263,22 +262,4 @@ func mainNames(path string) ([]string, error) {
 		return true
 	})
 	return names, nil
-}
-
-// RepoRoot walks up from dir to the folder holding go.work.
-func RepoRoot(dir string) (string, error) {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.work above %s", dir)
-		}
-		dir = parent
-	}
 }

@@ -1,4 +1,5 @@
-// Package testenv decides what a test does when a program it needs
+// Package testenv is the environment tests and dev tools run in: the
+// repository root, free ports, and what a test does when a program it needs
 // (redis-server, initdb, pg_dump) is not installed: on a developer's machine
 // it skips, under CI=true it fails, because a skipped check in CI looks like
 // a passing one.

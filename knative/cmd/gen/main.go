@@ -12,6 +12,7 @@ import (
 
 	"phonebill/functions/routes"
 	"phonebill/knative/gen"
+	"phonebill/shared/testenv"
 )
 
 func main() {
@@ -25,7 +26,7 @@ func main() {
 }
 
 func run(dir string, list bool) error {
-	root, err := gen.RepoRoot(dir)
+	root, err := testenv.RepoRoot(dir)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
+	"phonebill/shared/config"
 	"phonebill/shared/db"
 
 	sqlfiles "phonebill/sql"
@@ -104,4 +105,20 @@ func Seed(ctx context.Context, pool *pgxpool.Pool) error {
 		}
 	}
 	return nil
+}
+
+// Prepare creates the database at url when it is missing and applies the
+// migrations and the seed over a small pool of its own, closed on return:
+// for the bench runs, which set a database up before starting the processes
+// that use it.
+func Prepare(ctx context.Context, url string) error {
+	if err := EnsureDatabase(ctx, url); err != nil {
+		return err
+	}
+	pool, err := db.Open(ctx, config.DB{URL: url, MaxConns: 2})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return Up(ctx, pool, true)
 }

@@ -46,8 +46,8 @@ func phaseKOSMix(ctx context.Context, k *kit, d time.Duration, inqRate, chgRate 
 	if err := k.sys.startAIO(ctx, "kos-mix", map[string]string{"KOS_MOCK_SCENARIO_HEADER": "false"}); err != nil {
 		return nil, err
 	}
-	logPath := k.sys.aio.logPath()
-	defer func() { _ = k.sys.aio.stop(30 * time.Second) }()
+	logPath := k.sys.aio.LogPath
+	defer func() { _, _ = k.sys.aio.Stop(30 * time.Second) }()
 	logf("creating KOS-Mock data for %d lines", allLines)
 	if err := k.createLines(ctx, 0, allLines); err != nil {
 		return nil, err
@@ -97,7 +97,7 @@ func phaseKOSMix(ctx context.Context, k *kit, d time.Duration, inqRate, chgRate 
 	}
 	res.MetricChanges = w.seen()
 	res.KOSCalls = k.kosCalls()
-	_ = k.sys.aio.stop(30 * time.Second)
+	_, _ = k.sys.aio.Stop(30 * time.Second)
 	res.LogTransitions, _ = breakerLogLines(logPath)
 	return res, nil
 }
@@ -356,12 +356,12 @@ func phaseCrash(ctx context.Context, k *kit, d time.Duration, killAt []time.Dura
 		"KOS_MOCK_SCENARIO_HEADER": "true"}); err != nil {
 		return nil, err
 	}
-	defer func() { _ = k.sys.aio.stop(30 * time.Second) }()
+	defer func() { _, _ = k.sys.aio.Stop(30 * time.Second) }()
 	worker, workerURL, err := k.sys.startWorker(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = worker.stop(10 * time.Second) }()
+	defer func() { _, _ = worker.Stop(10 * time.Second) }()
 	var lines []string
 	for n := firstCrash; n < firstCrash+crashLines; n++ {
 		lines = append(lines, line(n))
@@ -390,7 +390,7 @@ func phaseCrash(ctx context.Context, k *kit, d time.Duration, killAt []time.Dura
 	runLoad(ctx, k.c, start, d, targets, rec, func() {
 		for _, at := range killAt {
 			time.Sleep(time.Until(start.Add(at)))
-			k.sys.aio.kill()
+			k.sys.aio.Kill()
 			res.Kills = append(res.Kills, time.Since(start))
 			if err := k.sys.restartAIO(ctx, "crash-restart"); err != nil {
 				logf("restart after kill: %v", err)
@@ -467,11 +467,4 @@ func phaseCrash(ctx context.Context, k *kit, d time.Duration, killAt []time.Dura
 		}
 	}
 	return res, nil
-}
-
-func (p *proc) logPath() string {
-	if f, ok := p.cmd.Stdout.(interface{ Name() string }); ok {
-		return f.Name()
-	}
-	return ""
 }

@@ -2,7 +2,6 @@ package faults
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"phonebill/shared/config"
 	"phonebill/shared/db"
 	"phonebill/shared/httpx"
-	"phonebill/shared/testenv"
 )
 
 // echoServer answers every line it reads with the same bytes.
@@ -124,14 +122,7 @@ func TestPrivateStoresRestart(t *testing.T) {
 		t.Fatal("the client did not reconnect")
 	}
 
-	pg, err := StartPostgres()
-	if errors.Is(err, ErrNoPostgres) {
-		testenv.Missing(t, "%v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pg.Close)
+	pg := PostgresFor(t)
 	pool, err := db.Open(ctx, config.DB{URL: pg.URL("postgres"), MaxConns: 2})
 	if err != nil {
 		t.Fatal(err)

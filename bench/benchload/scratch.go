@@ -16,7 +16,6 @@ import (
 
 	"phonebill/shared/cache"
 	"phonebill/shared/config"
-	"phonebill/shared/db"
 	"phonebill/shared/db/migrate"
 )
 
@@ -95,16 +94,7 @@ func newScratch(ctx context.Context, baseURL, redisAddr string) (*scratch, error
 	s.admin = u.String()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if err := migrate.EnsureDatabase(ctx, s.dbURL); err != nil {
-		return nil, err
-	}
-	pool, err := db.Open(ctx, config.DB{URL: s.dbURL, MaxConns: 2})
-	if err != nil {
-		s.drop()
-		return nil, err
-	}
-	defer pool.Close()
-	if err := migrate.Up(ctx, pool, true); err != nil {
+	if err := migrate.Prepare(ctx, s.dbURL); err != nil {
 		s.drop()
 		return nil, err
 	}

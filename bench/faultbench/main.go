@@ -16,14 +16,13 @@
 //	   the database.
 //
 // It writes each request of phase a to a CSV (and, through
-// functions/internal/plot, a PNG), prints a markdown report and, with -doc,
+// bench/internal/plot, a PNG), prints a markdown report and, with -doc,
 // puts it between the <!-- faults:begin --> and <!-- faults:end --> markers
 // of docs/benchmarks.md. It exits 1 when a pass criterion fails.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -33,7 +32,8 @@ import (
 	"syscall"
 	"time"
 
-	"phonebill/functions/internal/plot"
+	"phonebill/bench/internal/plot"
+	"phonebill/shared/testenv"
 )
 
 func logf(format string, a ...any) {
@@ -66,21 +66,13 @@ func main() {
 	}
 }
 
+// findRoot is the repository root above the working directory.
 func findRoot() (string, error) {
-	dir, err := os.Getwd()
+	root, err := testenv.RepoRoot(".")
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w; use -root", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.work above the working directory (use -root)")
-		}
-		dir = parent
-	}
+	return root, nil
 }
 
 func run(ctx context.Context, o options) error {
@@ -140,7 +132,7 @@ func run(ctx context.Context, o options) error {
 	if r.C, err = phasePostgresRestart(ctx, k, 20*time.Second, 6*time.Second, 5*time.Second); err != nil {
 		return fmt.Errorf("phase c: %w", err)
 	}
-	r.StoresExit = sys.aio.stop(30 * time.Second)
+	_, r.StoresExit = sys.aio.Stop(30 * time.Second)
 	bc := append(append([]sample{}, r.B.Samples...), shift(r.C.Samples, 25*time.Second)...)
 	r.BCCSV = filepath.Join(out, "redis-postgres.csv")
 	if err := writeCSV(r.BCCSV, bc); err != nil {

@@ -1,14 +1,13 @@
 // Package faults gives fault tests and the fault benchmark dependencies they
 // may break: a private redis-server and a private PostgreSQL (initdb into a
-// temporary folder) on free loopback ports, and in-process TCP proxies
-// (Shopify/toxiproxy) that add latency, black-hole or cut a connection. The
+// temporary folder) on free loopback ports, and in-process TCP proxies that
+// add latency, black-hole or cut a connection. The
 // machine's shared PostgreSQL and Redis are never stopped, restarted or
 // flushed: a proxy in front of them only cuts this process's connections.
 package faults
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -17,28 +16,12 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/Shopify/toxiproxy/v2"
-	"github.com/Shopify/toxiproxy/v2/collectors"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
-
 	"phonebill/shared/testenv"
 )
-
-// FreePort returns a loopback port nobody listens on right now.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 // WaitTCP waits until addr accepts connections or within passes.
 func WaitTCP(addr string, within time.Duration) error {
@@ -56,74 +39,6 @@ func WaitTCP(addr string, within time.Duration) error {
 	}
 }
 
-// Proxy is a TCP proxy in front of one upstream (PostgreSQL, Redis, KOS).
-// Clients connect to Addr; the proxy's faults apply to every connection.
-type Proxy struct {
-	Addr string
-	p    *toxiproxy.Proxy
-	mu   sync.Mutex
-}
-
-// NewProxy starts a proxy on a free loopback port forwarding to upstream.
-func NewProxy(name, upstream string) (*Proxy, error) {
-	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-	srv.Metrics.ProxyMetrics = collectors.NewProxyMetricCollectors()
-	p := toxiproxy.NewProxy(srv, name, "127.0.0.1:0", upstream)
-	if err := p.Start(); err != nil {
-		return nil, fmt.Errorf("faults: proxy %s: %w", name, err)
-	}
-	return &Proxy{Addr: p.Listen, p: p}, nil
-}
-
-// Cut closes every proxied connection and refuses new ones (connection
-// refused), as a stopped server or a dropped network would.
-func (p *Proxy) Cut() { p.p.Stop() }
-
-// Restore accepts connections again on the same address.
-func (p *Proxy) Restore() error {
-	err := p.p.Start()
-	if errors.Is(err, toxiproxy.ErrProxyAlreadyStarted) {
-		return nil
-	}
-	return err
-}
-
-// Latency delays the upstream's answers by d (downstream direction).
-func (p *Proxy) Latency(d time.Duration) error {
-	return p.toxic("latency", fmt.Sprintf(`{"latency":%d,"jitter":0}`, d.Milliseconds()))
-}
-
-// Blackhole keeps connections open but lets no byte through in either
-// direction: the upstream seems to hang.
-func (p *Proxy) Blackhole() error {
-	if err := p.toxic("timeout", `{"timeout":0}`); err != nil {
-		return err
-	}
-	return p.toxicStream("timeout_up", "timeout", "upstream", `{"timeout":0}`)
-}
-
-// Heal removes every toxic (latency, black hole); a cut stays cut.
-func (p *Proxy) Heal() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.p.Toxics.ResetToxics(context.Background())
-}
-
-// Close stops the proxy for good.
-func (p *Proxy) Close() { p.p.Stop() }
-
-func (p *Proxy) toxic(typ, attrs string) error { return p.toxicStream(typ, typ, "downstream", attrs) }
-
-func (p *Proxy) toxicStream(name, typ, stream, attrs string) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	body := fmt.Sprintf(`{"name":%q,"type":%q,"stream":%q,"toxicity":1,"attributes":%s}`, name, typ, stream, attrs)
-	if _, err := p.p.Toxics.AddToxicJson(strings.NewReader(body)); err != nil {
-		return fmt.Errorf("faults: add %s toxic: %w", typ, err)
-	}
-	return nil
-}
-
 // Redis is a private redis-server without persistence on a free port.
 type Redis struct {
 	Addr string
@@ -134,7 +49,7 @@ type Redis struct {
 
 // StartRedis starts redis-server (it must be on PATH).
 func StartRedis() (*Redis, error) {
-	port, err := FreePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -202,9 +117,10 @@ func PGBinDir() string {
 	return "/usr/lib/postgresql/15/bin"
 }
 
-// ErrNoPostgres means initdb/pg_ctl are not installed (tests skip, or fail
-// under CI=true).
-var ErrNoPostgres = errors.New("faults: PostgreSQL server binaries not found (set PG_BIN_DIR)")
+// ErrNoPostgres means no private PostgreSQL can be had here: initdb/pg_ctl
+// are not installed, or this runs as root without a postgres user (tests
+// skip, or fail under CI=true).
+var ErrNoPostgres = errors.New("faults: no private PostgreSQL")
 
 // StartPostgres initialises and starts a cluster (user postgres, trust auth,
 // fsync off: it is thrown away).
@@ -212,7 +128,7 @@ func StartPostgres() (*Postgres, error) {
 	bin := PGBinDir()
 	for _, b := range []string{"initdb", "pg_ctl"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
-			return nil, ErrNoPostgres
+			return nil, fmt.Errorf("%w: %s not found (set PG_BIN_DIR)", ErrNoPostgres, filepath.Join(bin, b))
 		}
 	}
 	dir, err := os.MkdirTemp("", "pgfaults-")
@@ -224,7 +140,7 @@ func StartPostgres() (*Postgres, error) {
 		u, err := user.Lookup("postgres")
 		if err != nil {
 			_ = os.RemoveAll(dir)
-			return nil, fmt.Errorf("faults: running as root and there is no postgres user: %w", err)
+			return nil, fmt.Errorf("%w: running as root and there is no postgres user (%v)", ErrNoPostgres, err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
@@ -234,7 +150,7 @@ func StartPostgres() (*Postgres, error) {
 		}
 		p.prefix = []string{"runuser", "-u", "postgres", "--"}
 	}
-	if p.Port, err = FreePort(); err != nil {
+	if p.Port, err = testenv.FreePort(); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
@@ -247,6 +163,22 @@ func StartPostgres() (*Postgres, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// PostgresFor is StartPostgres for a test: without the server binaries the
+// test is skipped (failed under CI=true); the cluster is stopped and removed
+// when the test ends.
+func PostgresFor(t testing.TB) *Postgres {
+	t.Helper()
+	p, err := StartPostgres()
+	if errors.Is(err, ErrNoPostgres) {
+		testenv.Missing(t, "%v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
 }
 
 func (p *Postgres) data() string { return filepath.Join(p.dir, "data") }
@@ -284,16 +216,4 @@ func (p *Postgres) run(name string, args ...string) error {
 		return fmt.Errorf("faults: %s: %w\n%s", name, err, out.String())
 	}
 	return nil
-}
-
-// StartProxy is NewProxy for a test: it fails the test on error and closes
-// the proxy when the test ends.
-func StartProxy(t testing.TB, name, upstream string) *Proxy {
-	t.Helper()
-	p, err := NewProxy(name, upstream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	return p
 }

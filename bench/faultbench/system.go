@@ -2,20 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
-	"phonebill/functions/internal/faults"
-	"phonebill/shared/config"
-	"phonebill/shared/db"
+	"phonebill/bench/internal/proc"
 	"phonebill/shared/db/migrate"
+	"phonebill/shared/testenv"
+	"phonebill/shared/testenv/faults"
 )
 
 // system is what the run starts: a private PostgreSQL and Redis, the
@@ -30,7 +28,8 @@ type system struct {
 	workerBin string
 	port      int
 	base      string
-	aio       *proc
+	aio       *proc.Proc
+	aioExtra  map[string]string // the running all-in-one's phase settings
 	logN      int
 }
 
@@ -61,21 +60,11 @@ func startSystem(ctx context.Context, root, out string) (*system, error) {
 	s.dbURL = s.pg.URL("phonebill")
 	mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if err := migrate.EnsureDatabase(mctx, s.dbURL); err != nil {
+	if err := migrate.Prepare(mctx, s.dbURL); err != nil {
 		s.close()
 		return nil, err
 	}
-	pool, err := db.Open(mctx, config.DB{URL: s.dbURL, MaxConns: 2})
-	if err != nil {
-		s.close()
-		return nil, err
-	}
-	defer pool.Close()
-	if err := migrate.Up(mctx, pool, true); err != nil {
-		s.close()
-		return nil, err
-	}
-	if s.port, err = faults.FreePort(); err != nil {
+	if s.port, err = testenv.FreePort(); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -114,36 +103,35 @@ func (s *system) env(port int, extra map[string]string) []string {
 // it is ready.
 func (s *system) startAIO(ctx context.Context, name string, extra map[string]string) error {
 	s.logN++
-	p, err := startProc(name, s.aioBin, s.env(s.port, extra), filepath.Join(s.out, fmt.Sprintf("aio-%d-%s.log", s.logN, name)))
+	p, err := proc.Start(name, s.aioBin, s.env(s.port, extra), filepath.Join(s.out, fmt.Sprintf("aio-%d-%s.log", s.logN, name)))
 	if err != nil {
 		return err
 	}
-	s.aio = p
-	p.extra = extra
-	return waitReady(ctx, s.base+"/health/readiness", 30*time.Second)
+	s.aio, s.aioExtra = p, extra
+	return waitReady(ctx, s.base+"/health/readiness")
 }
 
 // restartAIO starts the all-in-one again with the same settings (after a
 // kill).
 func (s *system) restartAIO(ctx context.Context, name string) error {
-	return s.startAIO(ctx, name, s.aio.extra)
+	return s.startAIO(ctx, name, s.aioExtra)
 }
 
 // startWorker starts the change-worker function (events at POST /), with no
 // K_SINK: its product.changed events stay in the outbox for the relay.
-func (s *system) startWorker(ctx context.Context) (*proc, string, error) {
-	port, err := faults.FreePort()
+func (s *system) startWorker(ctx context.Context) (*proc.Proc, string, error) {
+	port, err := testenv.FreePort()
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := startProc("worker", s.workerBin, s.env(port, map[string]string{"K_SINK": ""}),
+	p, err := proc.Start("worker", s.workerBin, s.env(port, map[string]string{"K_SINK": ""}),
 		filepath.Join(s.out, "worker.log"))
 	if err != nil {
 		return nil, "", err
 	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	if err := waitReady(ctx, base+"/health/readiness", 30*time.Second); err != nil {
-		p.stop(5 * time.Second)
+	if err := waitReady(ctx, base+"/health/readiness"); err != nil {
+		_, _ = p.Stop(5 * time.Second)
 		return nil, "", err
 	}
 	return p, base, nil
@@ -151,7 +139,7 @@ func (s *system) startWorker(ctx context.Context) (*proc, string, error) {
 
 func (s *system) close() {
 	if s.aio != nil {
-		s.aio.stop(10 * time.Second)
+		_, _ = s.aio.Stop(10 * time.Second)
 	}
 	if s.redis != nil {
 		s.redis.Stop()
@@ -161,69 +149,10 @@ func (s *system) close() {
 	}
 }
 
-// proc is a child process this program started and must stop.
-type proc struct {
-	name  string
-	cmd   *exec.Cmd
-	done  chan struct{}
-	err   error
-	extra map[string]string
-}
-
-func startProc(name, bin string, env []string, logPath string) (*proc, error) {
-	f, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close() // the child keeps its own descriptor
-	cmd := exec.Command(bin)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	return p, nil
-}
-
-// stop sends SIGTERM and waits up to grace, then kills; it returns the
-// process's exit error (nil for status 0).
-func (p *proc) stop(grace time.Duration) error {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return p.err
-	case <-time.After(grace):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		return errors.New("killed after the grace period")
-	}
-}
-
-// kill is kill -9: no drain, no deferred work.
-func (p *proc) kill() {
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
-func waitReady(ctx context.Context, url string, within time.Duration) error {
-	end := time.Now().Add(within)
-	c := &http.Client{Timeout: time.Second}
-	for {
-		res, err := c.Get(url)
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return nil
-			}
-		}
-		if time.Now().After(end) || ctx.Err() != nil {
-			return fmt.Errorf("%s not ready after %s: %v", url, within, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// waitReady waits up to 30 s for url to answer 200.
+func waitReady(ctx context.Context, url string) error {
+	_, err := proc.WaitReady(ctx, nil, &http.Client{Timeout: time.Second}, url, time.Now(), 30*time.Second, 20*time.Millisecond)
+	return err
+}

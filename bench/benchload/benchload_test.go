@@ -10,12 +10,13 @@ import (
 	"phonebill/functions/routes"
 	"phonebill/shared/auth"
 	"phonebill/shared/config"
+	"phonebill/shared/testenv"
 )
 
 // Every function main is found, named by its route, and has a probe whose
 // method and path fit the route table (event functions receive at "/").
 func TestEveryFunctionHasAProbe(t *testing.T) {
-	root, err := filepath.Abs("../../..")
+	root, err := testenv.RepoRoot(".")
 	if err != nil {
 		t.Fatal(err)
 	}

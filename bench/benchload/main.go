@@ -40,9 +40,11 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 	"golang.org/x/crypto/bcrypt"
 
+	"phonebill/bench/internal/proc"
 	"phonebill/shared/auth"
 	"phonebill/shared/config"
 	"phonebill/shared/db"
+	"phonebill/shared/testenv"
 )
 
 type options struct {
@@ -98,21 +100,13 @@ func logf(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "benchload %s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
 }
 
+// findRoot is the repository root above the working directory.
 func findRoot() (string, error) {
-	dir, err := os.Getwd()
+	root, err := testenv.RepoRoot(".")
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w; pass -root", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.work above the working directory; pass -root")
-		}
-		dir = parent
-	}
+	return root, nil
 }
 
 func run(ctx context.Context, o options) (err error) {
@@ -144,10 +138,10 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	tools := []fnBinary{{Name: "bare", Pkg: "./functions/internal/benchload/bare"},
-		{Name: "baseline", Pkg: "./functions/internal/benchload/baseline"}}
+	tools := []fnBinary{{Name: "bare", Pkg: "./bench/benchload/bare"},
+		{Name: "baseline", Pkg: "./bench/benchload/baseline"}}
 	if o.pprof {
-		tools = append(tools, fnBinary{Name: "pprofaio", Pkg: "./functions/internal/benchload/pprofaio"})
+		tools = append(tools, fnBinary{Name: "pprofaio", Pkg: "./bench/benchload/pprofaio"})
 	}
 	all := make([]*fnBinary, 0, len(fns)+len(tools))
 	for i := range fns {
@@ -187,7 +181,7 @@ func run(ctx context.Context, o options) (err error) {
 	logf("bcrypt compare (cost 10): %v", rep.Bcrypt)
 
 	// 4. The all-in-one (the load target, and KOS for the cold starts).
-	aioPort, err := freePort()
+	aioPort, err := testenv.FreePort()
 	if err != nil {
 		return err
 	}
@@ -205,7 +199,7 @@ func run(ctx context.Context, o options) (err error) {
 	aioEnv := with(common, map[string]string{"LISTEN_ADDRESS": fmt.Sprintf("127.0.0.1:%d", aioPort)})
 	aioBin := binOf(fns, "phonebill")
 	if o.pprof {
-		pp, err := freePort()
+		pp, err := testenv.FreePort()
 		if err != nil {
 			return err
 		}
@@ -216,13 +210,13 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 	}
-	aio, err := startProc("phonebill", aioBin, environ(base, aioEnv), filepath.Join(logDir, "load-phonebill.log"))
+	aio, err := proc.Start("phonebill", aioBin, environ(base, aioEnv), filepath.Join(logDir, "load-phonebill.log"))
 	if err != nil {
 		return err
 	}
-	defer aio.stop(30 * time.Second)
+	defer aio.Stop(30 * time.Second)
 	client := &http.Client{Timeout: 15 * time.Second}
-	if _, err := waitReady(ctx, aio, client, aioURL+"/health/readiness", time.Now(), 20*time.Second); err != nil {
+	if _, err := proc.WaitReady(ctx, aio, client, aioURL+"/health/readiness", time.Now(), 20*time.Second, readyPoll); err != nil {
 		return err
 	}
 	rep.Env = environ(base, aioEnv)
@@ -247,7 +241,7 @@ func run(ctx context.Context, o options) (err error) {
 		rep.Cold = coldStart(ctx, bins, coldEnv, k, o.cold, logDir)
 		rep.ColdTime = time.Since(t)
 	}
-	aio.stop(30 * time.Second)
+	aio.Stop(30 * time.Second)
 
 	if o.gobench != "" {
 		if b, err := os.ReadFile(o.gobench); err == nil {
@@ -299,20 +293,20 @@ func bcryptCompare() time.Duration {
 
 // loadRun starts the baseline server, logs in, warms the caches and runs
 // every step.
-func loadRun(ctx context.Context, o options, base, common map[string]string, baselineBin string, aio *proc, aioURL, logDir string, k *kit) ([]stepResult, error) {
-	port, err := freePort()
+func loadRun(ctx context.Context, o options, base, common map[string]string, baselineBin string, aio *proc.Proc, aioURL, logDir string, k *kit) ([]stepResult, error) {
+	port, err := testenv.FreePort()
 	if err != nil {
 		return nil, err
 	}
 	blURL := fmt.Sprintf("http://127.0.0.1:%d", port)
-	bl, err := startProc("baseline", baselineBin, environ(base, with(common, map[string]string{
+	bl, err := proc.Start("baseline", baselineBin, environ(base, with(common, map[string]string{
 		"LISTEN_ADDRESS": fmt.Sprintf("127.0.0.1:%d", port)})), filepath.Join(logDir, "load-baseline.log"))
 	if err != nil {
 		return nil, err
 	}
-	defer bl.stop(10 * time.Second)
+	defer bl.Stop(10 * time.Second)
 	client := &http.Client{Timeout: 15 * time.Second}
-	if _, err := waitReady(ctx, bl, client, blURL+"/health/readiness", time.Now(), 20*time.Second); err != nil {
+	if _, err := proc.WaitReady(ctx, bl, client, blURL+"/health/readiness", time.Now(), 20*time.Second, readyPoll); err != nil {
 		return nil, err
 	}
 
@@ -356,9 +350,9 @@ func loadRun(ctx context.Context, o options, base, common map[string]string, bas
 	}
 	api := aioURL + "/api/v1"
 	steps := []step{
-		{Name: "baseline: bare net/http", Target: get(blURL+"/bare", ""), Expect: `"UP"`, PID: bl.pid()},
-		{Name: "baseline: JWT verify + Redis GET", Target: get(blURL+"/jwt-redis", tok), Expect: `totalFee`, PID: bl.pid()},
-		{Name: "baseline: pgx primary-key SELECT", Target: get(blURL+"/pgx", ""), Expect: `testuser01`, PID: bl.pid()},
+		{Name: "baseline: bare net/http", Target: get(blURL+"/bare", ""), Expect: `"UP"`, PID: bl.Pid()},
+		{Name: "baseline: JWT verify + Redis GET", Target: get(blURL+"/jwt-redis", tok), Expect: `totalFee`, PID: bl.Pid()},
+		{Name: "baseline: pgx primary-key SELECT", Target: get(blURL+"/pgx", ""), Expect: `testuser01`, PID: bl.Pid()},
 		{Name: "GET /health", Baseline: "baseline: bare net/http", Target: get(aioURL+"/health", ""), Expect: `"UP"`},
 		{Name: "GET /users/{id}", Baseline: "baseline: pgx primary-key SELECT", Target: get(api+"/users/testuser01", tok),
 			Expect: `"testuser01"`, Note: "JWT + revocation (Redis) + SELECT"},
@@ -386,7 +380,7 @@ func loadRun(ctx context.Context, o options, base, common map[string]string, bas
 	for _, s := range steps {
 		if only.MatchString(s.Name) {
 			if s.PID == 0 {
-				s.PID = aio.pid()
+				s.PID = aio.Pid()
 			}
 			selected = append(selected, s)
 		}
@@ -403,7 +397,7 @@ func loadRun(ctx context.Context, o options, base, common map[string]string, bas
 			logf("round %d %-40s %8.0f req/s p50 %-10v p99 %-10v errors %d/%d %s", round+1, s.Name, r.RPS, r.P50, r.P99,
 				r.Errors, r.Requests, r.FirstErr)
 			rounds[i] = append(rounds[i], r)
-			if aio.exited() || bl.exited() {
+			if aio.Exited() || bl.Exited() {
 				return nil, errors.New("a server exited during the load run")
 			}
 		}

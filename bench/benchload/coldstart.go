@@ -16,8 +16,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"phonebill/bench/internal/proc"
 	"phonebill/shared/auth"
 	"phonebill/shared/events"
+	"phonebill/shared/testenv"
 )
 
 // fnBinary is one function main found under functions/.
@@ -320,7 +322,7 @@ func coldStart(ctx context.Context, bins []fnBinary, env func(name string, port 
 }
 
 func coldRun(ctx context.Context, res *coldResult, env func(string, int) []string, k *kit, measureMem bool, o coldOpts, logPath string) error {
-	port, err := freePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		return err
 	}
@@ -331,20 +333,21 @@ func coldRun(ctx context.Context, res *coldResult, env func(string, int) []strin
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 	start := time.Now()
-	p, err := startProc(res.Name, res.Bin, env(res.Name, port), logPath)
+	p, err := proc.Start(res.Name, res.Bin, env(res.Name, port), logPath)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		tr.CloseIdleConnections()
-		res.Stop = append(res.Stop, p.stop(10*time.Second))
+		took, _ := p.Stop(10 * time.Second)
+		res.Stop = append(res.Stop, took)
 	}()
-	ready, err := waitReady(ctx, p, client, base+"/health/readiness", start, 10*time.Second)
+	ready, err := proc.WaitReady(ctx, p, client, base+"/health/readiness", start, 10*time.Second, readyPoll)
 	if err != nil {
 		return err
 	}
 	if measureMem {
-		res.IdleRSS, _, _ = memKiB(p.pid())
+		res.IdleRSS, _, _ = memKiB(p.Pid())
 	}
 	req, err := k.request(ctx, res.Probe, base, 0)
 	if err != nil {
@@ -367,9 +370,9 @@ func coldRun(ctx context.Context, res *coldResult, env func(string, int) []strin
 	if !measureMem {
 		return nil
 	}
-	res.RealRSS, _, _ = memKiB(p.pid())
+	res.RealRSS, _, _ = memKiB(p.Pid())
 	res.LoadReqs, res.LoadFails, res.LoadRPS = shortLoad(ctx, client, k, res.Probe, base, o)
-	res.LoadRSS, res.LoadHWM, _ = memKiB(p.pid())
+	res.LoadRSS, res.LoadHWM, _ = memKiB(p.Pid())
 	return nil
 }
 

@@ -76,7 +76,7 @@ func (r *report) markdown(root string) string {
 	}
 	p("## Under faults")
 	p("")
-	p("`make bench-faults` (`go run ./functions/internal/faultbench -doc docs/benchmarks.md`), %s, %d CPUs, Go %s; "+
+	p("`make bench-faults` (`go run ./bench/faultbench -doc docs/benchmarks.md`), %s, %d CPUs, Go %s; "+
 		"load average %s at the start, %s before phase a; the whole run took %s. Everything runs on loopback against a "+
 		"private PostgreSQL 15 (initdb into a temporary folder, fsync off) and a private redis-server that the run "+
 		"starts, stops and restarts itself; the all-in-one is the production binary (`functions/phonebill`) started "+

@@ -84,7 +84,7 @@ func (r *report) markdown() string {
 	p("| machine | |\n|---|---|\n| CPU | %s |\n| cores (`nproc`) | %d |\n| Go | %s |\n| kernel | %s |\n\n",
 		m.CPUModel, m.CPUs, m.Go, m.Kernel)
 	p("Commands: `make bench` = `go test -run '^$' -bench . -benchmem -benchtime 1s -p 1` over the packages that have\n"+
-		"benchmarks, then `go run ./functions/internal/benchload -gobench bin/bench/go-bench.txt -doc docs/benchmarks.md`,\n"+
+		"benchmarks, then `go run ./bench/benchload -gobench bin/bench/go-bench.txt -doc docs/benchmarks.md`,\n"+
 		"then `make bench-faults`. Load steps: closed loop, %d connections, %v warm-up + %v measured (at most %d requests) each, %d rounds over all\n"+
 		"steps (each step shows its median round; errors and requests are summed over the rounds); the all-in-one runs\n"+
 		"with config/local.env, a scratch database (`pb_bench_<rand>`, dropped afterwards), its own Redis key prefix,\n"+
