@@ -79,11 +79,14 @@ api() {
 	local h
 	for h in "$@"; do args+=(-H "$h"); done
 	CODE=$(curl "${args[@]}" "$FD/api/v1$p" 2>"$work/curl.err") || CODE=000
+	echo "$CODE" >"$work/code" # callers run api in $(...): they read it back with lastcode
 	cat "$work/body" 2>/dev/null
 }
+lastcode() { CODE=$(cat "$work/code" 2>/dev/null || echo 000); }
 login() { # USER PASSWORD — sets TOKEN
 	TOKEN=
 	TOKEN=$(api POST /auth/login "{\"userId\":\"$1\",\"password\":\"$2\"}" | jq -r '.access_token // empty')
+	lastcode
 	[ -n "$TOKEN" ]
 }
 LINE=01012345678
@@ -156,6 +159,7 @@ if want pending; then
 		target=$([ "$cur" = "$PREM" ] && echo "$STD" || echo "$PREM")
 		s=$(now)
 		ans=$(change "$target" 'X-Mock-Scenario: error')
+		lastcode
 		status=$(jq -r '.data.processStatus // empty' <<<"$ans")
 		rid=$(jq -r '.data.requestId // empty' <<<"$ans")
 		final=$status
@@ -240,6 +244,7 @@ if want kill; then
 			fi
 			for a in 1 2 3 4 5 6; do
 				ans=$(api POST /products/change "{\"lineNumber\":\"$LINE\",\"currentProductCode\":\"$cur\",\"targetProductCode\":\"$target\"}" "Idempotency-Key: $run-$i")
+				lastcode
 				st=$(jq -r '.data.processStatus // empty' <<<"$ans" 2>/dev/null)
 				if [ "$CODE" = 200 ] && [ "$st" = COMPLETED ]; then answered=$((answered + 1)); break; fi
 				retries=$((retries + 1))
