@@ -84,7 +84,7 @@ deploy-fn:
 openapi:
 	cp docs/openapi.yaml functions/phonebill/openapi.yaml
 
-.PHONY: cluster cluster-down
+.PHONY: cluster cluster-down e2e
 
 ## cluster: build (cached in bin/cluster) and start a single-node Kubernetes on this machine (root; see
 ## docs/operations.md); kubeconfig bin/cluster/run/admin.kubeconfig
@@ -94,3 +94,8 @@ cluster:
 ## cluster-down: stop everything `make cluster` started and remove what it created (binaries stay cached)
 cluster-down:
 	./scripts/cluster/cluster.sh down
+
+## e2e: the whole system on that cluster, end to end, each check with its figure (after
+## `make build && CLUSTER=local make deploy`; about 20 minutes; not part of make test)
+e2e:
+	./scripts/cluster/e2e.sh

@@ -14,14 +14,18 @@
 #             scripts/cluster/build/knative; the resolved YAML is cached in
 #             bin/cluster/knative and rebuilt only when missing or when the
 #             registry lost its images
+#   infra-images  stand-ins for knative/infra's Docker Hub images (PostgreSQL,
+#             Redis, PgBouncer) from Debian packages (scripts/cluster/infra-images.sh)
 #   serving   CRDs and config from knative.dev/networking and knative.dev/caching
 #             (the module zips drop Serving's symlinks to them), Serving core,
-#             its config (ingress class, domain, registry), deployments Available
+#             its config (ingress class, domain, registry), deployments Available,
+#             their CPU requests lowered to fit the 2-core node (fit)
 #   traefik   Traefik (bin/cluster/bin/traefik) on the host with its Knative
 #             provider: public entry point $NODE_IP:8081, cluster-local one
 #             $NODE_IP:8082, each behind a selector-less Service in namespace
-#             traefik so that pods reach it
-#   eventing-images, eventing (only with EVENTING=1)  Eventing core, the
+#             traefik so that pods reach it; the front door $NODE_IP:8083 reads
+#             the routers `CLUSTER=local make deploy` writes into run/traefik
+#   eventing-images, eventing (EVENTING=0 skips them)  Eventing core, the
 #             InMemoryChannel and the MT channel-based broker, built and
 #             cached the same way
 #
@@ -95,14 +99,20 @@ registry_up() {
 	wait_for "registry $REGISTRY" 30 curl -fsS "http://$REGISTRY/v2/"
 }
 
-# base_image — the base every Knative image is built on: CA certificates and
-# /etc/passwd with user 65532, run as that user (Knative's pods set
+# base_image — the base every Knative image is built on: CA certificates, the
+# zoneinfo tree and /etc/passwd with user 65532, run as that user (Knative's pods set
 # runAsNonRoot). Platform set explicitly, else the runtime's match rejects it.
 base_image() {
 	local w="$KN/base"
 	rm -rf "$w"
 	mkdir -p "$w/rootfs/etc/ssl/certs" "$w/rootfs/tmp" "$w/rootfs/home/nonroot"
 	cp /etc/ssl/certs/ca-certificates.crt "$w/rootfs/etc/ssl/certs/"
+	# The zoneinfo tree, as in the distroless base of Knative's own images:
+	# Eventing's webhook and PingSource adapter load the PingSource's
+	# spec.timezone (knative/dev: Asia/Seoul) with time.LoadLocation.
+	mkdir -p "$w/rootfs/usr/share"
+	cp -RL /usr/share/zoneinfo "$w/rootfs/usr/share/zoneinfo"
+	rm -rf "$w/rootfs/usr/share/zoneinfo/right" "$w/rootfs/usr/share/zoneinfo/posix"
 	printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$w/rootfs/etc/passwd"
 	printf 'root:x:0:\nnonroot:x:65532:\n' >"$w/rootfs/etc/group"
 	chmod 1777 "$w/rootfs/tmp"
@@ -147,7 +157,7 @@ images() {
 	ko_resolve serving-core knative-serving "$SERVING/config/core"
 }
 
-# Eventing (EVENTING=1): core, the in-memory channel and the MT channel-based
+# Eventing (default; EVENTING=0 skips it): core, the in-memory channel and the MT channel-based
 # broker, the dev profile's broker (prod keeps Kafka).
 eventing_images() {
 	step eventing-images "Knative Eventing $KNATIVE_VERSION with ko (core, InMemoryChannel, MT channel broker)"
@@ -159,6 +169,14 @@ eventing_images() {
 	ko_resolve eventing-mtbroker knative-eventing-mtbroker "$EVENTING/config/brokers/mt-channel-broker"
 }
 
+# fit NAMESPACE — Knative's own CPU requests down to $KNATIVE_CPU_REQUEST
+# (10m): on this 2-core node, Serving's 600m and Eventing's ~850m of requests
+# beside PostgreSQL's 500m would leave no room to schedule the functions.
+# Limits stay; only the scheduler's accounting changes.
+fit() {
+	retry 120 kc -n "$1" set resources deployment --all --requests="cpu=${KNATIVE_CPU_REQUEST:-10m}"
+}
+
 eventing_up() {
 	step eventing "Eventing core, InMemoryChannel, MT channel broker; waiting for their deployments"
 	retry 300 kc apply -f "$KN/eventing-core.yaml"
@@ -168,6 +186,8 @@ eventing_up() {
 	retry 300 kc apply -f "$KN/eventing-imc.yaml"
 	retry 300 kc apply -f "$KN/eventing-mtbroker.yaml"
 	retry 420 kc -n knative-eventing wait --for condition=Available --timeout 10s deployment --all
+	fit knative-eventing
+	retry 300 kc -n knative-eventing wait --for condition=Available --timeout 10s deployment --all
 }
 
 serving_up() {
@@ -182,6 +202,7 @@ serving_up() {
 	retry 300 kc apply -f "$KN/serving-core.yaml"
 	retry 120 kc apply -f "$net/config/config-network.yaml"
 	retry 300 kc -n knative-serving wait --for condition=Available --timeout 10s deployment --all
+	fit knative-serving
 	# Ingress class: Traefik. Domain: the default suffix for public routes.
 	# Tag resolution: the pods cannot reach the host's loopback registry (and
 	# every image here is digest-pinned anyway).
@@ -193,7 +214,7 @@ serving_up() {
 }
 
 traefik_up() {
-	step traefik "Traefik (Knative provider) on $NODE_IP:8081 (public) and $NODE_IP:8082 (cluster-local)"
+	step traefik "Traefik (Knative provider) on $NODE_IP:8081 (public), $NODE_IP:8082 (cluster-local), front door $NODE_IP:8083"
 	[ -x "$BIN/traefik" ] || fail "no $BIN/traefik (scripts/cluster/build.sh builds it)"
 	kc apply -f - >/dev/null <<EOF
 apiVersion: v1
@@ -245,8 +266,13 @@ ports:
 - {name: http, port: ${svc##*:}, protocol: TCP}
 EOF
 	done
+	# The front door (entry point frontdoor): routers written by
+	# `CLUSTER=local make deploy` from the NGINX Ingresses (knative/cmd/frontdoor).
+	mkdir -p "$RUN/traefik"
 	KUBECONFIG="$RUN/traefik.kubeconfig" start traefik "$BIN/traefik" \
 		--experimental.knative=true --providers.knative=true \
+		--providers.file.directory="$RUN/traefik" --providers.file.watch=true \
+		--entrypoints.frontdoor.address="$NODE_IP:8083" \
 		--providers.knative.publicentrypoints=web --providers.knative.privateentrypoints=web-internal \
 		--providers.knative.publicservice.name=traefik --providers.knative.publicservice.namespace=traefik \
 		--providers.knative.privateservice.name=traefik-internal --providers.knative.privateservice.namespace=traefik \
@@ -256,21 +282,29 @@ EOF
 	wait_for traefik 60 curl -fsS http://127.0.0.1:8089/ping
 }
 
+# The stand-ins of knative/infra's Docker Hub images (scripts/cluster/infra-images.sh).
+infra_images() {
+	step infra-images "PostgreSQL, Redis, PgBouncer stand-ins from Debian packages into $REGISTRY"
+	CRANE="$CRANE" scripts/cluster/infra-images.sh >>"$RUN/logs/infra-images.log" 2>&1 ||
+		fail "infra images (see $RUN/logs/infra-images.log)"
+}
+
 up() {
 	mkdir -p "$RUN/logs" "$RUN/pids"
 	[ -s "$KUBECONFIG_ADMIN" ] || fail "no cluster: run scripts/cluster/cluster.sh up first"
 	registry_up
 	images
+	infra_images
 	serving_up
-	traefik_up
 	local what=Serving
-	if [ "${EVENTING:-0}" = 1 ]; then eventing_images; eventing_up; what="Serving and Eventing"; fi
+	if [ "${EVENTING:-1}" = 1 ]; then eventing_images; eventing_up; what="Serving and Eventing"; fi
+	traefik_up
 	printf 'cluster: Knative %s %s ready (ingress: Traefik, http://%s:8081 with Host <service>.<namespace>.example.com)\n' \
 		"$what" "$KNATIVE_VERSION" "$NODE_IP" >&2
 }
 
 case "${1:-}" in
 up) up ;;
-images) mkdir -p "$RUN/logs" "$RUN/pids"; registry_up; images; [ "${EVENTING:-0}" = 0 ] || eventing_images ;;
+images) mkdir -p "$RUN/logs" "$RUN/pids"; registry_up; images; infra_images; [ "${EVENTING:-1}" = 0 ] || eventing_images ;;
 *) echo "usage: $0 up|images" >&2; exit 2 ;;
 esac

@@ -12,7 +12,12 @@
 # scale-to-zero-grace-period are shortened (to 6 s) so that a run does not
 # wait Knative's 90 s to reach zero; the defaults are restored at the end.
 # The answer's latency is what scale-from-zero costs, whatever the idle time.
-# Env: ROUTE (default /health/readiness), EXPECT (200).
+# Env: ROUTE (default /health/readiness), EXPECT (200), VIA (how the request
+# goes in: public = Traefik's public entry point 8081, local = its
+# cluster-local one 8082, both with the Service's host; frontdoor = the front
+# door 8083, ROUTE as the client's path; default: local for a cluster-local
+# Service, else public), SKIP_APPLY=1 (the Service is deployed already, e.g.
+# by `make deploy`; make e2e sets it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -31,6 +36,7 @@ die() { log "$*"; exit 1; }
 [ -s "$KUBECONFIG" ] || die "no cluster: make cluster first"
 [ -s out/dev/resolved.yaml ] || die "no out/dev/resolved.yaml: make build (with the cluster up, it pushes to its registry)"
 
+if [ "${SKIP_APPLY:-}" != 1 ]; then
 # The namespace, the function's ConfigMaps and development Secrets (random
 # values, made here once; the template is knative/secrets/secrets.template.yaml).
 kc apply -f knative/infra/namespace.yaml >/dev/null
@@ -41,11 +47,11 @@ if ! kc -n "$NS" get secret postgresql-secret >/dev/null 2>&1; then
 	kc -n "$NS" create secret generic redis-secret --from-literal REDIS_PASSWORD="$(openssl rand -hex 16)" >/dev/null
 	kc -n "$NS" create secret generic jwt-signing-key --from-literal JWT_SECRET="$(openssl rand -base64 48)" >/dev/null
 fi
-# The function's Knative Service from what `make build` resolved. Not through
-# scripts/deploy.sh: it requires Eventing's CRDs, which this cluster lacks.
+# The function's Knative Service from what `make build` resolved.
 awk -v fn="$FN" 'BEGIN { RS = "\n---\n" }
 	/\nkind: Service\n/ && /apiVersion: serving.knative.dev\/v1/ && index($0, "phonebill.io/function: " fn "\n") { print "---"; print }' \
 	out/dev/resolved.yaml | kc apply -f - >&2
+fi
 kc -n "$NS" wait "ksvc/$FN" --for=condition=Ready --timeout=5m >&2
 
 restore() {
@@ -58,6 +64,16 @@ kc -n knative-serving patch configmap config-autoscaler --type merge \
 
 url=$(kc -n "$NS" get ksvc "$FN" -o jsonpath='{.status.url}')
 host=${url#http://}
+case "${VIA:-}" in
+'') case $host in *.svc.cluster.local) VIA=local ;; *) VIA=public ;; esac ;;
+public | local | frontdoor) ;;
+*) die "VIA=$VIA: public, local or frontdoor" ;;
+esac
+case $VIA in
+public) target=(-H "Host: $host" "http://$NODE_IP:8081$ROUTE") ;;
+local) target=(-H "Host: $host" "http://$NODE_IP:8082$ROUTE") ;;
+frontdoor) target=("http://$NODE_IP:8083$ROUTE") ;;
+esac
 pods() { kc -n "$NS" get pods -l "serving.knative.dev/service=$FN" --no-headers 2>/dev/null | wc -l; }
 times=()
 for i in $(seq 1 "$RUNS"); do
@@ -67,16 +83,16 @@ for i in $(seq 1 "$RUNS"); do
 		sleep 1
 	done
 	zero=$((SECONDS - s))
-	out=$(curl -sS -o /dev/null -m 60 -w '%{http_code} %{time_total}' -H "Host: $host" "http://$NODE_IP:8081$ROUTE") ||
+	out=$(curl -sS -o /dev/null -m 60 -w '%{http_code} %{time_total}' "${target[@]}") ||
 		die "run $i: request failed"
 	code=${out%% *}; t=${out##* }
 	[ "$code" = "$EXPECT" ] || die "run $i: HTTP $code, want $EXPECT"
 	log "run $i: 0 pods after ${zero}s wait, first answer HTTP $code in ${t}s"
 	times+=("$t")
 done
-printf '%s\n' "${times[@]}" | sort -n | awk -v fn="$FN" -v route="$ROUTE" '
+printf '%s\n' "${times[@]}" | sort -n | awk -v fn="$FN" -v route="$ROUTE" -v via="$VIA" '
 	{ v[NR] = $1 }
 	END {
 		med = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		printf "scale-from-zero: %s %s: %d runs, min %.2f s / median %.2f s / max %.2f s\n", fn, route, NR, v[1], med, v[NR]
+		printf "scale-from-zero: %s %s (via %s): %d runs, min %.2f s / median %.2f s / max %.2f s\n", fn, route, via, NR, v[1], med, v[NR]
 	}'
