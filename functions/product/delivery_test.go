@@ -2,13 +2,11 @@ package product
 
 import (
 	"context"
-	"net/url"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"phonebill/shared/config"
 	"phonebill/shared/events"
 	"phonebill/shared/testenv/faults"
 )
@@ -23,14 +21,7 @@ func TestKOSOutageLeavesNoDeadLetters(t *testing.T) {
 	t.Parallel()
 	var px *faults.Proxy
 	r := newRig(t, rigOptions{
-		kos: func(k *config.KOS) {
-			u, err := url.Parse(k.BaseURL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			px = faults.StartProxy(t, "kos", u.Host)
-			k.BaseURL, k.TimeoutMS = "http://"+px.Addr, 300
-		},
+		kos: kosThroughProxy(t, &px, 300),
 		cfg: func(c *Config) { c.Deadline = 800 * time.Millisecond },
 	})
 	ctx := context.Background()

@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"phonebill/shared/testenv/faults"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -340,3 +342,17 @@ var errSinkDown = &sinkError{}
 type sinkError struct{}
 
 func (*sinkError) Error() string { return "sink unreachable" }
+
+// kosThroughProxy puts a fault proxy between the service and KOS-Mock with
+// the given per-call timeout, and stores the proxy in *px for the test to
+// cut and restore.
+func kosThroughProxy(t *testing.T, px **faults.Proxy, timeoutMS int) func(*config.KOS) {
+	return func(k *config.KOS) {
+		u, err := url.Parse(k.BaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		*px = faults.StartProxy(t, "kos", u.Host)
+		k.BaseURL, k.TimeoutMS = "http://"+(*px).Addr, timeoutMS
+	}
+}

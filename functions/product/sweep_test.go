@@ -2,7 +2,6 @@ package product
 
 import (
 	"context"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,7 +10,6 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"phonebill/shared/config"
 	"phonebill/shared/events"
 	"phonebill/shared/fn"
 	"phonebill/shared/testenv/faults"
@@ -44,14 +42,7 @@ func TestSweepChainFinishesAPendingChangeAndStops(t *testing.T) {
 	t.Parallel()
 	var px *faults.Proxy
 	r := newRig(t, rigOptions{
-		kos: func(k *config.KOS) {
-			u, err := url.Parse(k.BaseURL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			px = faults.StartProxy(t, "kos", u.Host)
-			k.BaseURL, k.TimeoutMS = "http://"+px.Addr, 200
-		},
+		kos: kosThroughProxy(t, &px, 200),
 		cfg: sweepConfig,
 	})
 	sweeps := &probe{}
